@@ -53,7 +53,9 @@ pub enum SyntaxErrorKind {
     #[error("empty field between two \";\"")]
     EmptyField,
     /// A field name that does not start with a letter or digit, or contains other than `A-Z a-z 0-9 _ - .`.
-    #[error("invalid field name: it must start with a letter or digit and contain only letters, digits, '_', '-' or '.'")]
+    #[error(
+        "invalid field name: it must start with a letter or digit and contain only letters, digits, '_', '-' or '.'"
+    )]
     InvalidFieldName,
     /// A field name longer than 32 characters.
     #[error("field name longer than 32 characters")]

@@ -45,7 +45,9 @@ pub(crate) fn to_syntax_error(record: &[u8], err: nom::Err<RuleError<'_>>) -> Sy
             SyntaxError::new(record.len() - e.at.len(), e.kind)
         }
         // Only streaming parsers return Incomplete; every rule here is `complete`.
-        nom::Err::Incomplete(_) => SyntaxError::new(record.len(), SyntaxErrorKind::ExpectedDelimiter),
+        nom::Err::Incomplete(_) => {
+            SyntaxError::new(record.len(), SyntaxErrorKind::ExpectedDelimiter)
+        }
     }
 }
 
@@ -199,7 +201,10 @@ mod tests {
         let long = format!("a{}=v", "b".repeat(32));
         assert!(matches!(
             ext_name(long.as_bytes()),
-            Err(nom::Err::Failure(RuleError { kind: SyntaxErrorKind::FieldNameTooLong, .. }))
+            Err(nom::Err::Failure(RuleError {
+                kind: SyntaxErrorKind::FieldNameTooLong,
+                ..
+            }))
         ));
     }
 

@@ -107,7 +107,10 @@ mod tests {
             sts(&[&["v=STSv1; id=a"], &["v=STSv1; id=a"]]),
             Err(SelectError::Ambiguous { count: 2, .. })
         ));
-        assert_eq!(sts(&[&["v=STSv10; id=x"], &["v=STSv1; id=a"]]).unwrap(), "a");
+        assert_eq!(
+            sts(&[&["v=STSv10; id=x"], &["v=STSv1; id=a"]]).unwrap(),
+            "a"
+        );
         // The count is taken before the syntax check.
         assert!(matches!(
             sts(&[&["v=STSv1; id=a"], &["v=STSv1; bad"]]),
@@ -146,11 +149,23 @@ mod tests {
 
     #[test]
     fn rpt_5_rpt_6_tlsrpt_selection() {
-        let two = [["v=TLSRPTv1; rua=mailto:a@example.com"], ["v=TLSRPTv1; rua=mailto:b@example.com"]];
-        assert!(matches!(select_tlsrpt(two), Err(SelectError::Ambiguous { count: 2, .. })));
+        let two = [
+            ["v=TLSRPTv1; rua=mailto:a@example.com"],
+            ["v=TLSRPTv1; rua=mailto:b@example.com"],
+        ];
+        assert!(matches!(
+            select_tlsrpt(two),
+            Err(SelectError::Ambiguous { count: 2, .. })
+        ));
         let one = [["v=spf1 -all"], ["v=TLSRPTv1; rua=mailto:b@example.com"]];
-        assert_eq!(select_tlsrpt(one).unwrap().rua()[0].as_str(), "mailto:b@example.com");
+        assert_eq!(
+            select_tlsrpt(one).unwrap().rua()[0].as_str(),
+            "mailto:b@example.com"
+        );
         let split = [["v=TLSRPTv1;rua=mailto:a@exa", "mple.com"]];
-        assert_eq!(select_tlsrpt(split).unwrap().rua()[0].as_str(), "mailto:a@example.com");
+        assert_eq!(
+            select_tlsrpt(split).unwrap().rua()[0].as_str(),
+            "mailto:a@example.com"
+        );
     }
 }

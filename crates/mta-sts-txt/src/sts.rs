@@ -214,7 +214,10 @@ mod tests {
     use super::*;
 
     fn kind(input: &str) -> SyntaxErrorKind {
-        StsRecord::parse(input.as_bytes()).unwrap_err().kind().clone()
+        StsRecord::parse(input.as_bytes())
+            .unwrap_err()
+            .kind()
+            .clone()
     }
 
     #[test]
@@ -261,7 +264,10 @@ mod tests {
             "v=STSv1;\tid=abc; ",
             "v=STSv1 ; id=abc", // ABNF-valid
         ] {
-            assert_eq!(StsRecord::parse(ok.as_bytes()).unwrap().id().as_str(), "abc");
+            assert_eq!(
+                StsRecord::parse(ok.as_bytes()).unwrap().id().as_str(),
+                "abc"
+            );
         }
         assert_eq!(kind("v=STSv1;;id=abc"), SyntaxErrorKind::EmptyField);
         assert_eq!(kind("v=STSv1; id=abc "), SyntaxErrorKind::ExpectedDelimiter);
@@ -299,7 +305,10 @@ mod tests {
             kind("v=STSv1; id=abc; x=\u{e9}"),
             SyntaxErrorKind::NonAscii(0xc3)
         );
-        assert_eq!(kind("v=STSv1; id=ab\u{e9}"), SyntaxErrorKind::NonAscii(0xc3));
+        assert_eq!(
+            kind("v=STSv1; id=ab\u{e9}"),
+            SyntaxErrorKind::NonAscii(0xc3)
+        );
     }
 
     #[test]
@@ -320,6 +329,9 @@ mod tests {
     #[test]
     fn with_extension_refuses_id() {
         let rec = StsRecord::new("a".parse().unwrap());
-        assert!(rec.with_extension(Extension::new("id", "b").unwrap()).is_err());
+        assert!(
+            rec.with_extension(Extension::new("id", "b").unwrap())
+                .is_err()
+        );
     }
 }

@@ -112,7 +112,9 @@ fn tlsrpt_record(input: &[u8]) -> Rule<'_, TlsRptRecord> {
             tlsrpt_rua_value(after_name, &mut record)?.0
         } else {
             let (after_value, value) = ext_value(after_name)?;
-            record.extensions.push(Extension::new_unchecked(name, value));
+            record
+                .extensions
+                .push(Extension::new_unchecked(name, value));
             after_value
         };
     }
@@ -185,10 +187,13 @@ mod tests {
         .unwrap();
         assert!(matches!(rec.rua()[0], ReportUri::Mailto(_)));
         assert!(matches!(rec.rua()[1], ReportUri::Https(_)));
-        assert_eq!(kind("v=TLSRPTv1; rua="), SyntaxErrorKind::InvalidUri(UriErrorKind::Empty));
+        assert_eq!(
+            kind("v=TLSRPTv1; rua="),
+            SyntaxErrorKind::InvalidUri(UriErrorKind::Empty)
+        );
         assert_eq!(kind("v=TLSRPTv1; foo=bar"), SyntaxErrorKind::MissingRua);
-        let rec = TlsRptRecord::parse(b"v=TLSRPTv1; rua=ftp://x.example/,mailto:a@b.example")
-            .unwrap();
+        let rec =
+            TlsRptRecord::parse(b"v=TLSRPTv1; rua=ftp://x.example/,mailto:a@b.example").unwrap();
         assert_eq!(rec.unsupported_rua(), ["ftp://x.example/"]);
         assert_eq!(rec.rua().len(), 1);
     }
@@ -225,7 +230,10 @@ mod tests {
     #[test]
     fn trailing_and_spacing() {
         assert!(TlsRptRecord::parse(b"v=TLSRPTv1; rua=mailto:a@example.com;").is_ok());
-        assert!(TlsRptRecord::parse(b"v=TLSRPTv1; rua=mailto:a@example.com ,mailto:b@example.com").is_ok());
+        assert!(
+            TlsRptRecord::parse(b"v=TLSRPTv1; rua=mailto:a@example.com ,mailto:b@example.com")
+                .is_ok()
+        );
         assert_eq!(
             kind("v=TLSRPTv1; rua=mailto:a@example.com,"),
             SyntaxErrorKind::InvalidUri(UriErrorKind::Empty)

@@ -159,9 +159,7 @@ fn scheme_end(text: &str) -> Option<usize> {
 fn mailto(text: &str, start: usize) -> Result<MailtoUri, UriErrorKind> {
     let end = text[start..].find('?').map_or(text.len(), |i| start + i);
     let address = &text[start..end];
-    let (local, domain) = address
-        .split_once('@')
-        .ok_or(UriErrorKind::MailtoAddress)?;
+    let (local, domain) = address.split_once('@').ok_or(UriErrorKind::MailtoAddress)?;
     let valid_domain = is_domain(domain) || is_ip_literal(domain);
     if local.is_empty() || domain.contains('@') || !valid_domain || text[end..].contains('#') {
         return Err(UriErrorKind::MailtoAddress);
@@ -242,13 +240,21 @@ mod tests {
 
     #[test]
     fn mailto_forms() {
-        let Ok(Ok(ReportUri::Mailto(m))) = parse("mailto:tls-reports@example.com?subject=x")
-        else {
+        let Ok(Ok(ReportUri::Mailto(m))) = parse("mailto:tls-reports@example.com?subject=x") else {
             panic!("mailto not parsed")
         };
         assert_eq!(m.address(), "tls-reports@example.com");
-        assert!(matches!(parse("MAILTO:a@example.com"), Ok(Ok(ReportUri::Mailto(_)))));
-        for bad in ["mailto:", "mailto:example.com", "mailto:@example.com", "mailto:a@", "mailto:a@b@c"] {
+        assert!(matches!(
+            parse("MAILTO:a@example.com"),
+            Ok(Ok(ReportUri::Mailto(_)))
+        ));
+        for bad in [
+            "mailto:",
+            "mailto:example.com",
+            "mailto:@example.com",
+            "mailto:a@",
+            "mailto:a@b@c",
+        ] {
             assert_eq!(
                 parse(bad),
                 Err(SyntaxErrorKind::InvalidUri(UriErrorKind::MailtoAddress)),
@@ -269,7 +275,13 @@ mod tests {
         };
         assert_eq!(h.host(), "[2001:db8::1]");
         assert_eq!(h.port(), None);
-        for bad in ["https:reports.example.com", "https://", "https://a:99999/", "https://u@h.example/", "https://h.example:/"] {
+        for bad in [
+            "https:reports.example.com",
+            "https://",
+            "https://a:99999/",
+            "https://u@h.example/",
+            "https://h.example:/",
+        ] {
             assert_eq!(
                 parse(bad),
                 Err(SyntaxErrorKind::InvalidUri(UriErrorKind::HttpsAuthority)),
@@ -280,9 +292,18 @@ mod tests {
 
     #[test]
     fn other_schemes_and_errors() {
-        assert_eq!(parse("ftp://x.example/"), Ok(Err("ftp://x.example/".to_owned())));
-        assert_eq!(parse("no-scheme"), Err(SyntaxErrorKind::InvalidUri(UriErrorKind::Scheme)));
-        assert_eq!(parse("1x:y"), Err(SyntaxErrorKind::InvalidUri(UriErrorKind::Scheme)));
+        assert_eq!(
+            parse("ftp://x.example/"),
+            Ok(Err("ftp://x.example/".to_owned()))
+        );
+        assert_eq!(
+            parse("no-scheme"),
+            Err(SyntaxErrorKind::InvalidUri(UriErrorKind::Scheme))
+        );
+        assert_eq!(
+            parse("1x:y"),
+            Err(SyntaxErrorKind::InvalidUri(UriErrorKind::Scheme))
+        );
         assert_eq!(
             parse("mailto:a%2@example.com"),
             Err(SyntaxErrorKind::InvalidUri(UriErrorKind::PercentEncoding))

@@ -11,7 +11,10 @@ fn sts_id(input: &str) -> Option<String> {
 
 #[test]
 fn txt_1_record_name_is_the_policy_domain_only() {
-    assert_eq!(sts_record_name("mail.example.com"), "_mta-sts.mail.example.com");
+    assert_eq!(
+        sts_record_name("mail.example.com"),
+        "_mta-sts.mail.example.com"
+    );
     assert_eq!(sts_record_name("example.com."), "_mta-sts.example.com.");
 }
 
@@ -34,7 +37,10 @@ fn txt_3_version_first_exact_case() {
 fn txt_4_id_syntax() {
     let table: &[(&str, Option<&str>)] = &[
         ("v=STSv1; id=20160831085700Z", Some("20160831085700Z")),
-        ("v=STSv1; id=abcdefghijklmnopqrstuvwxyz012345", Some("abcdefghijklmnopqrstuvwxyz012345")),
+        (
+            "v=STSv1; id=abcdefghijklmnopqrstuvwxyz012345",
+            Some("abcdefghijklmnopqrstuvwxyz012345"),
+        ),
         ("v=STSv1; id=abcdefghijklmnopqrstuvwxyz0123456", None),
         ("v=STSv1; id=2016-08-31", None),
         ("v=STSv1; id=", None),
@@ -76,7 +82,12 @@ fn txt_7_unknown_extensions_ignored_but_checked() {
     assert_eq!(rec.id().as_str(), "abc");
     assert_eq!(rec.extensions()[0].name(), "foo");
     let long_name = format!("v=STSv1; id=abc; {}=1", "a".repeat(33));
-    for input in ["v=STSv1; id=abc; foo=", "v=STSv1; id=abc; foo=a=b", "v=STSv1; id=abc; _x=1", &long_name] {
+    for input in [
+        "v=STSv1; id=abc; foo=",
+        "v=STSv1; id=abc; foo=a=b",
+        "v=STSv1; id=abc; _x=1",
+        &long_name,
+    ] {
         assert_eq!(sts_id(input), None, "{input}");
     }
 }
@@ -95,7 +106,10 @@ fn txt_9_exactly_one_record() {
         vec![["v=STSv1; id=a"], ["v=STSv1; id=a"]],
         vec![["v=STSv1; id=a"], ["v=STSv1; bad"]],
     ] {
-        assert!(matches!(select_sts(rrset), Err(SelectError::Ambiguous { count: 2, .. })));
+        assert!(matches!(
+            select_sts(rrset),
+            Err(SelectError::Ambiguous { count: 2, .. })
+        ));
     }
     let ok = select_sts([["v=STSv10; id=x"], ["v=STSv1; id=a"]]).unwrap();
     assert_eq!(ok.id().as_str(), "a");
@@ -125,7 +139,9 @@ fn rpt_3_rua_list_and_schemes() {
         .parse()
         .unwrap();
     assert_eq!(rec.rua().len(), 2);
-    let ReportUri::Https(https) = &rec.rua()[1] else { panic!("expected https") };
+    let ReportUri::Https(https) = &rec.rua()[1] else {
+        panic!("expected https")
+    };
     assert_eq!(https.host(), "r.example.com");
     assert!(TlsRptRecord::parse(b"v=TLSRPTv1; rua=").is_err());
     let err = TlsRptRecord::parse(b"v=TLSRPTv1; foo=bar").unwrap_err();
@@ -138,13 +154,22 @@ fn rpt_3_rua_list_and_schemes() {
 #[test]
 fn rpt_4_reserved_characters() {
     let err = TlsRptRecord::parse(b"v=TLSRPTv1; rua=mailto:a@example.com!10m").unwrap_err();
-    assert_eq!(err.kind(), &SyntaxErrorKind::InvalidUri(UriErrorKind::UnencodedReserved));
+    assert_eq!(
+        err.kind(),
+        &SyntaxErrorKind::InvalidUri(UriErrorKind::UnencodedReserved)
+    );
 }
 
 #[test]
 fn rpt_5_exactly_one_record() {
-    let two = [["v=TLSRPTv1; rua=mailto:a@example.com"], ["v=TLSRPTv1; rua=mailto:b@example.com"]];
-    assert!(matches!(select_tlsrpt(two), Err(SelectError::Ambiguous { .. })));
+    let two = [
+        ["v=TLSRPTv1; rua=mailto:a@example.com"],
+        ["v=TLSRPTv1; rua=mailto:b@example.com"],
+    ];
+    assert!(matches!(
+        select_tlsrpt(two),
+        Err(SelectError::Ambiguous { .. })
+    ));
     let mixed = [["v=spf1 -all"], ["v=TLSRPTv1; rua=mailto:b@example.com"]];
     assert!(select_tlsrpt(mixed).is_ok());
 }

@@ -1,0 +1,114 @@
+use mta_sts_policy::{Policy, Severity, lint, lint_for_domain};
+
+fn summary(body: &str) -> Vec<(Option<usize>, Severity, &'static str)> {
+    lint(body.as_bytes())
+        .iter()
+        .map(|d| (d.line(), d.severity(), d.rule()))
+        .collect()
+}
+
+const GOOD: &str = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 604800\r\n";
+
+#[test]
+fn clean_policy_has_no_diagnostics() {
+    assert_eq!(summary(GOOD), []);
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let body = "version: STSv2\r\nmode: Enforce\r\nmx: bücher.example\r\n max_age: 1\r\n";
+    let s = summary(body);
+    assert_eq!(
+        s,
+        [
+            (Some(1), Severity::Error, "POL-3"),
+            (Some(2), Severity::Error, "POL-4"),
+            (Some(3), Severity::Error, "POL-9"),
+            (Some(4), Severity::Error, "POL-7"),
+            (None, Severity::Error, "POL-2"),
+            (None, Severity::Error, "POL-2"),
+            (None, Severity::Error, "POL-2"),
+        ]
+    );
+}
+
+#[test]
+fn warnings_for_legal_but_risky_policies() {
+    let body = "version: STSv1\nmode: enforce\nmode: none\nmx: *.com\nmx: *.com\nmx: mail.example.com.\n\nMode: x\nmax_age: 99999999999\n";
+    let s = summary(body);
+    assert!(s.contains(&(Some(3), Severity::Warning, "POL-8")), "{s:?}");
+    assert!(s.contains(&(Some(4), Severity::Warning, "SEC-5")), "{s:?}");
+    assert!(s.contains(&(Some(5), Severity::Warning, "POL-9")), "{s:?}");
+    assert!(s.contains(&(Some(6), Severity::Warning, "A-9")), "{s:?}");
+    assert!(s.contains(&(Some(7), Severity::Warning, "A-5")), "{s:?}");
+    assert!(s.contains(&(Some(8), Severity::Warning, "POL-2")), "{s:?}");
+    assert!(s.contains(&(None, Severity::Warning, "POL-6")), "{s:?}");
+    // 11 digits is an error; the policy is then invalid for max_age too.
+    assert!(s.contains(&(Some(9), Severity::Error, "POL-5")), "{s:?}");
+}
+
+#[test]
+fn max_age_advice() {
+    let s = summary("version: STSv1\r\nmode: none\r\nmax_age: 3600\r\n");
+    assert_eq!(s, [(Some(3), Severity::Warning, "POL-5")]);
+    let s = summary("version: STSv1\r\nmode: none\r\nmax_age: 0\r\n");
+    assert_eq!(s, [(Some(3), Severity::Warning, "A-15")]);
+    let s = summary("version: STSv1\r\nmode: none\r\nmax_age: 31557601\r\n");
+    assert_eq!(s, [(Some(3), Severity::Warning, "A-3")]);
+}
+
+#[test]
+fn mixed_line_ends_and_mx_in_none() {
+    let s = summary("version: STSv1\r\nmode: none\nmx: a.example\r\nmax_age: 86400\n");
+    assert_eq!(
+        s,
+        [
+            (None, Severity::Warning, "POL-6"),
+            (None, Severity::Warning, "POL-2")
+        ]
+    );
+}
+
+#[test]
+fn wildcard_over_the_policy_domain() {
+    let body = "version: STSv1\r\nmode: enforce\r\nmx: *.example.com\r\nmax_age: 604800\r\n";
+    assert!(lint(body.as_bytes()).is_empty());
+    let found = lint_for_domain(body.as_bytes(), "example.com");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].rule(), "SEC-5");
+    assert!(
+        found[0].message().contains("every host in the domain"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
+fn lint_and_parse_agree() {
+    let bodies = [
+        GOOD,
+        "version: STSv1\nmode: enforce\nmax_age: 1",
+        "junk",
+        "version: STSv1\n\nmode: none\nmax_age: 5\n",
+    ];
+    for body in bodies {
+        let has_error = lint(body.as_bytes())
+            .iter()
+            .any(|d| d.severity() == Severity::Error);
+        assert_eq!(
+            has_error,
+            Policy::parse(body.as_bytes()).is_err(),
+            "{body:?}"
+        );
+    }
+}
+
+#[test]
+fn diagnostics_read_well() {
+    let found = lint(b"version: STSv1\r\nmode: Enforce\r\nmx: a.example\r\nmax_age: 604800\r\n");
+    assert_eq!(
+        found[0].to_string(),
+        "line 2: error [POL-4]: mode must be \"enforce\", \"testing\" or \"none\" (lower case), found \"Enforce\""
+    );
+    assert!(found[0].error_kind().is_some());
+}
