@@ -1,0 +1,8 @@
+//! Integration tests for postfix-socketmap.
+
+// The checklist vectors (SOCK-1, 2, 3, 5, 8) through the public API.
+mod vectors;
+// The tokio codecs over a real loopback TCP connection.
+mod codec;
+// Property tests: arbitrary splits of a stream, encode/decode round trips.
+mod properties;
