@@ -1,0 +1,177 @@
+//! The fuzz targets' bodies. Each function takes arbitrary bytes, runs one parser, and panics if an
+//! invariant breaks (a round trip that changes the value, a frame longer than its limit, `lint` and
+//! `parse` disagreeing). `fuzz/fuzz_targets/*.rs` call them under libFuzzer; `tests/replay.rs`
+//! calls them on the committed corpus and saved crashes with plain `cargo test`.
+#![forbid(unsafe_code)]
+
+use mta_sts_policy::{MxPattern, Policy, Severity, lint, lint_for_domain};
+use mta_sts_txt::{StsRecord, TlsRptRecord, select_sts, select_tlsrpt};
+use postfix_socketmap::{Reply, Request, decode_netstring, encode_netstring};
+
+/// Every target, by the name of its file in `fuzz/fuzz_targets/` and its corpus directory.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("sts_txt", sts_txt),
+    ("sts_txt_roundtrip", sts_txt_roundtrip),
+    ("tlsrpt_txt", tlsrpt_txt),
+    ("tlsrpt_txt_roundtrip", tlsrpt_txt_roundtrip),
+    ("txt_select", txt_select),
+    ("policy", policy),
+    ("policy_lint", policy_lint),
+    ("policy_roundtrip", policy_roundtrip),
+    ("mx_pattern", mx_pattern),
+    ("netstring_stream", netstring_stream),
+    ("netstring_roundtrip", netstring_roundtrip),
+    ("socketmap_request", socketmap_request),
+    ("socketmap_reply", socketmap_reply),
+];
+
+/// `StsRecord::parse`: never panics; an accepted id is 1 to 32 letters and digits.
+pub fn sts_txt(data: &[u8]) {
+    if let Ok(record) = StsRecord::parse(data) {
+        let id = record.id().as_str();
+        assert!((1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()));
+    }
+}
+
+/// `StsRecord`: parse → Display → parse gives an equal value.
+pub fn sts_txt_roundtrip(data: &[u8]) {
+    if let Ok(record) = StsRecord::parse(data) {
+        let text = record.to_string();
+        let again = StsRecord::parse(text.as_bytes()).expect("canonical STS record parses");
+        assert_eq!(again, record, "{text}");
+    }
+}
+
+/// `TlsRptRecord::parse`: never panics; an accepted record has at least one rua URI.
+pub fn tlsrpt_txt(data: &[u8]) {
+    if let Ok(record) = TlsRptRecord::parse(data) {
+        assert!(!record.rua().is_empty() || !record.unsupported_rua().is_empty());
+    }
+}
+
+/// `TlsRptRecord`: parse → Display → parse gives an equal value.
+pub fn tlsrpt_txt_roundtrip(data: &[u8]) {
+    if let Ok(record) = TlsRptRecord::parse(data) {
+        let text = record.to_string();
+        let again = TlsRptRecord::parse(text.as_bytes()).expect("canonical TLSRPT record parses");
+        assert_eq!(again, record, "{text}");
+    }
+}
+
+/// `select_sts` / `select_tlsrpt` over an RRset: records split at 0x00, character-strings at 0x01.
+pub fn txt_select(data: &[u8]) {
+    let rrset: Vec<Vec<&[u8]>> = data
+        .split(|&b| b == 0)
+        .map(|record| record.split(|&b| b == 1).collect())
+        .collect();
+    let _ = select_sts(&rrset);
+    let _ = select_tlsrpt(&rrset);
+}
+
+/// `Policy::parse`: never panics; an accepted policy satisfies the RFC's invariants.
+pub fn policy(data: &[u8]) {
+    if let Ok(policy) = Policy::parse(data) {
+        assert!(!policy.mode().requires_mx() || !policy.mx().is_empty());
+        assert!(policy.mx().len() <= Policy::MAX_MX);
+        for pattern in policy.mx() {
+            assert_eq!(pattern.as_str().parse::<MxPattern>().as_ref(), Ok(pattern));
+        }
+    }
+}
+
+/// `lint`: never panics, and reports an error exactly when `Policy::parse` refuses the body.
+pub fn policy_lint(data: &[u8]) {
+    let parsed = Policy::parse(data);
+    let diagnostics = lint(data);
+    let has_error = diagnostics.iter().any(|d| d.severity() == Severity::Error);
+    assert_eq!(has_error, parsed.is_err(), "{diagnostics:?}");
+    let with_domain = lint_for_domain(data, "example.com");
+    assert!(with_domain.len() >= diagnostics.len());
+}
+
+/// `Policy`: parse → Display → parse gives an equal value, and `policy_strings` matches Display.
+pub fn policy_roundtrip(data: &[u8]) {
+    if let Ok(policy) = Policy::parse(data) {
+        let text = policy.to_string();
+        let again = Policy::parse(text.as_bytes()).expect("canonical policy parses");
+        assert_eq!(again, policy, "{text}");
+        let lines: String = policy.policy_strings().map(|l| l + "\r\n").collect();
+        assert_eq!(lines, text);
+    }
+}
+
+/// `MxPattern`: first line a pattern, second a host. Round trip, and a literal matches itself.
+pub fn mx_pattern(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (pattern, host) = text.split_once('\n').unwrap_or((&text, ""));
+    if let Ok(p) = pattern.parse::<MxPattern>() {
+        assert_eq!(p.to_string().parse::<MxPattern>().as_ref(), Ok(&p));
+        assert!(p.is_wildcard() || p.matches(p.as_str()));
+        if p.matches(host) {
+            assert!(host.len() >= p.domain().len());
+        }
+    }
+}
+
+/// Netstring decoding of a stream: byte 0 picks the limit, byte 1 the read size; the rest is the
+/// stream. Feeding it piecewise must give the same frames as decoding it whole.
+pub fn netstring_stream(data: &[u8]) {
+    let [limit, step, stream @ ..] = data else {
+        return;
+    };
+    let max = usize::from(*limit) * 4;
+    let step = usize::from(*step).max(1);
+    let whole = frames(stream, stream.len().max(1), max);
+    let pieces = frames(stream, step, max);
+    assert_eq!(whole, pieces);
+}
+
+fn frames(stream: &[u8], step: usize, max: usize) -> (Vec<Vec<u8>>, bool) {
+    let mut buffer = Vec::new();
+    let mut out = Vec::new();
+    for chunk in stream.chunks(step) {
+        buffer.extend_from_slice(chunk);
+        loop {
+            match decode_netstring(&buffer, max) {
+                Ok(Some((payload, used))) => {
+                    assert!(payload.len() <= max && used <= buffer.len());
+                    out.push(payload.to_vec());
+                    buffer.drain(..used);
+                }
+                Ok(None) => break,
+                Err(_) => return (out, true),
+            }
+        }
+    }
+    (out, false)
+}
+
+/// Netstrings: any bytes encode to a netstring that decodes to the same bytes.
+pub fn netstring_roundtrip(data: &[u8]) {
+    let mut wire = Vec::new();
+    encode_netstring(data, &mut wire);
+    assert_eq!(wire.len(), postfix_socketmap::netstring_len(data.len()));
+    let decoded = decode_netstring(&wire, data.len()).expect("own encoding decodes");
+    assert_eq!(decoded, Some((data, wire.len())));
+}
+
+/// `Request::parse`: never panics; an accepted request re-encodes to the same payload.
+pub fn socketmap_request(data: &[u8]) {
+    if let Ok(request) = Request::parse(data) {
+        let mut wire = Vec::new();
+        request.encode(&mut wire);
+        let (payload, _) = decode_netstring(&wire, wire.len()).unwrap().unwrap();
+        assert_eq!(payload, data);
+        assert_eq!(Request::parse(payload).as_ref(), Ok(&request));
+    }
+}
+
+/// `Reply::parse`: never panics; an accepted reply encodes and parses back equal.
+pub fn socketmap_reply(data: &[u8]) {
+    if let Ok(reply) = Reply::parse(data) {
+        let mut wire = Vec::new();
+        reply.encode(&mut wire, usize::MAX).unwrap();
+        let (payload, _) = decode_netstring(&wire, wire.len()).unwrap().unwrap();
+        assert_eq!(Reply::parse(payload).as_ref(), Ok(&reply));
+    }
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus (fuzz/corpus/<target>/seed-NN) from the checklist's test vectors.
+
+Run from anywhere; it rewrites only files named seed-*. Inputs found by fuzzing are not committed."""
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+STS = [
+    b"v=STSv1; id=20160831085700Z;", b"v=STSv1;id=abc", b"v=STSv1;\tid=abc; ", b"v=STSv1 ; id=abc",
+    b"v=STSv1; id=aaa; id=bbb", b"v=STSv1; id=abc; foo=bar", b"v=STSv1; id=2016-08-31", b"v=STSv1",
+    b"v=STSv1;;id=abc", b"V=STSv1; id=abc", b"v=STSv1; id=abc; x=\xc3\xa9", b"v=STSv1; id=abc; _x=1",
+    b"v=STSv1; id=" + b"a" * 33,
+]
+TLSRPT = [
+    b"v=TLSRPTv1;rua=mailto:reports@example.com",
+    b"v=TLSRPTv1; rua=mailto:a@example.com, https://r.example.com/v1/tlsrpt",
+    b"v=TLSRPTv1; rua=mailto:a@example.com!10m", b"v=TLSRPTv1; rua=ftp://x.example/",
+    b"v=TLSRPTv1; rua=mailto:a@example.com; x-foo=1", b"v=TLSRPTv1; rua=https://[2001:db8::1]:8443/r?x=%20",
+    b"v=TLSRPTv1; rua=mailto:a@example.com; rua=https://r.example.com/", b"v=TLSRPTv1; foo=bar",
+]
+SELECT = [
+    b"v=spf1 -all\x00v=STSv1; id=a", b"v=STSv1; id=a\x00v=STSv1; id=b", b"v=STSv1; id=\x01abc123",
+    b"v=STSv10; id=x\x00v=STSv1; id=a", b"v=TLSRPTv1;rua=mailto:a@exa\x01mple.com",
+]
+RFC = b"version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: *.example.net\nmx: backupmx.example.com\nmax_age: 604800\n"
+POLICY = [
+    RFC, RFC.replace(b"\n", b"\r\n"), RFC.rstrip(b"\n"),
+    b"version: STSv1\nmode: none\nmax_age: 86400", b"version: STSv1\nmode: Enforce\nmx: a.example\nmax_age: 1",
+    b"max_age: 86400\nmx: a.example\nmode: testing\nversion: STSv1",
+    b"version: STSv1\n\nmode: none\n  \nmax_age: 31557601\n",
+    b"version: STSv1\nmode: enforce\nmode: none\nmx: a.example\nmax_age: 86400",
+    b"version: STSv1\nmode: none\nfoo_bar: some value\nx: caf\xc3\xa9\nmax_age: 1",
+    b"version: STSv1\rmode: none\rmax_age: 1", b"version: STSv1\nmode : none\n mode: x\nmx: b\xc3\xbccher.example\n",
+    b"version: STSv1\nmode: enforce\nmx: *.com\nmx: mail.example.com.\nMode: x\nmax_age: 0000604800\n",
+]
+MX = [
+    b"*.example.com\nmail.example.com", b"*.example.com\nfoo.bar.example.com", b"mail.example.com\nMAIL.example.com.",
+    b"*.xn--bcher-kva.example\nmx.xn--bcher-kva.example", b"mail.*.example.net\nx", b"b\xc3\xbccher.example\n\xc3\xa9",
+]
+NETSTRING = [
+    b"\x19\x01" + b"19:postfix example.com,", b"\x04\x03" + b"3:abc,3:def,", b"\x10\x05" + b"012:hello world!,",
+    b"\x10\x02" + b":abc,", b"\x10\x07" + b"3:abc;", b"\x02\x01" + b"99999999999:", b"\xff\xff" + b"0:,0:,",
+]
+REQUEST = [b"postfix example.com", b"postfix [mx.example.com]:587", b"postfix", b" x", b"map key with spaces", b"postfix \xff"]
+REPLY = [b"OK secure match=mail.example.com servername=hostname", b"NOTFOUND ", b"TEMP policy fetch timeout",
+         b"TIMEOUT x", b"PERM bad request", b"OK ", b"ok x"]
+
+CORPORA = {
+    "sts_txt": STS, "sts_txt_roundtrip": STS, "tlsrpt_txt": TLSRPT, "tlsrpt_txt_roundtrip": TLSRPT,
+    "txt_select": SELECT, "policy": POLICY, "policy_lint": POLICY, "policy_roundtrip": POLICY,
+    "mx_pattern": MX, "netstring_stream": NETSTRING, "netstring_roundtrip": [b"hello world!", b"", b"\x00,:"],
+    "socketmap_request": REQUEST, "socketmap_reply": REPLY,
+}
+
+for target, seeds in CORPORA.items():
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(d):
+        if f.startswith("seed-"):
+            os.remove(os.path.join(d, f))
+    for i, seed in enumerate(seeds):
+        with open(os.path.join(d, f"seed-{i:02}"), "wb") as fh:
+            fh.write(seed)
