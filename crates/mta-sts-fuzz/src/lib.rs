@@ -8,8 +8,11 @@ use mta_sts_policy::{MxPattern, Policy, Severity, lint, lint_for_domain};
 use mta_sts_txt::{StsRecord, TlsRptRecord, select_sts, select_tlsrpt};
 use postfix_socketmap::{Reply, Request, decode_netstring, encode_netstring};
 
+/// A target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its file in `fuzz/fuzz_targets/` and its corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("sts_txt", sts_txt),
     ("sts_txt_roundtrip", sts_txt_roundtrip),
     ("tlsrpt_txt", tlsrpt_txt),

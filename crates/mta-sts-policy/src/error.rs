@@ -88,6 +88,9 @@ pub enum PolicyErrorKind {
     /// `max_age` is not 1 to 10 decimal digits.
     #[error("max_age must be 1 to 10 decimal digits (seconds), found {0:?}")]
     InvalidMaxAge(String),
+    /// A `max_age` above 31557600 where it cannot be clamped (`MaxAge::from_str`).
+    #[error("max_age must be at most 31557600 seconds, found {0}")]
+    MaxAgeTooLarge(String),
     /// An `mx` value that is not `["*."] Domain` in A-labels.
     #[error("invalid mx pattern {value:?}: {reason}")]
     InvalidMx {
@@ -114,16 +117,23 @@ pub enum PolicyErrorKind {
         /// The limit, [`Policy::MAX_MX`](crate::Policy::MAX_MX).
         max: usize,
     },
+    /// More distinct extension keys than the parser accepts.
+    #[error("more than {max} distinct extension keys")]
+    TooManyExtensions {
+        /// The limit, [`Policy::MAX_EXTENSIONS`](crate::Policy::MAX_EXTENSIONS).
+        max: usize,
+    },
+    /// An extension key added twice with [`Policy::with_extension`](crate::Policy::with_extension).
+    #[error("extension key {0:?} is already present")]
+    DuplicateKey(String),
 }
 
 impl PolicyErrorKind {
     /// The checklist rule (`POL-*`, `FETCH-12`, `SEC-1`) that this error enforces.
     pub fn rule(&self) -> &'static str {
         match self {
-            Self::NotUtf8 => "FETCH-12",
-            Self::ByteOrderMark | Self::InvalidKey(_) | Self::KeyTooLong | Self::EmptyKey => {
-                "POL-10"
-            }
+            Self::NotUtf8 | Self::ByteOrderMark => "FETCH-12",
+            Self::InvalidKey(_) | Self::KeyTooLong | Self::EmptyKey => "POL-10",
             Self::MissingColon | Self::EmptyValue(_) => "POL-10",
             Self::ReservedKey(_) | Self::ValueWhitespace(_) => "POL-10",
             Self::LeadingWhitespace | Self::WhitespaceBeforeColon => "POL-7",
@@ -131,10 +141,11 @@ impl PolicyErrorKind {
             Self::ControlCharacter(_) => "POL-10",
             Self::InvalidVersion(_) => "POL-3",
             Self::InvalidMode(_) => "POL-4",
-            Self::InvalidMaxAge(_) => "POL-5",
+            Self::InvalidMaxAge(_) | Self::MaxAgeTooLarge(_) => "POL-5",
             Self::InvalidMx { .. } => "POL-9",
             Self::MissingField(_) | Self::MissingMx(_) => "POL-2",
-            Self::TooManyMx { .. } => "SEC-1",
+            Self::TooManyMx { .. } | Self::TooManyExtensions { .. } => "SEC-1",
+            Self::DuplicateKey(_) => "POL-8",
         }
     }
 }

@@ -51,10 +51,11 @@ impl FromStr for MaxAge {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match Self::parse_value(s) {
             Ok((age, false)) => Ok(age),
-            _ => Err(PolicyError::new(
+            Ok((_, true)) => Err(PolicyError::new(
                 None,
-                PolicyErrorKind::InvalidMaxAge(s.to_owned()),
+                PolicyErrorKind::MaxAgeTooLarge(s.to_owned()),
             )),
+            Err(kind) => Err(PolicyError::new(None, kind)),
         }
     }
 }

@@ -17,10 +17,28 @@ use std::str::FromStr;
 /// assert!(!pattern.matches("a.b.example.net"));
 /// # Ok::<(), mta_sts_policy::MxError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct MxPattern {
     /// The pattern as written, without a trailing dot.
     text: String,
+}
+
+/// Equal when they match the same hosts: DNS names ignore ASCII case (MATCH-4).
+impl PartialEq for MxPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.text.eq_ignore_ascii_case(&other.text)
+    }
+}
+
+impl Eq for MxPattern {}
+
+impl std::hash::Hash for MxPattern {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.text.len());
+        for b in self.text.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+    }
 }
 
 /// Why an `mx` value is not a valid pattern.
@@ -205,6 +223,15 @@ mod tests {
     fn a_9_trailing_dot_accepted() {
         let pat = p("mail.example.com.");
         assert_eq!(pat, p("mail.example.com"));
+    }
+
+    #[test]
+    fn equality_ignores_case() {
+        use std::collections::HashSet;
+        assert_eq!(p("MX.Example.com"), p("mx.example.COM"));
+        assert_ne!(p("*.example.com"), p("example.com"));
+        let set: HashSet<_> = [p("A.example"), p("a.EXAMPLE")].into_iter().collect();
+        assert_eq!(set.len(), 1);
     }
 
     #[test]

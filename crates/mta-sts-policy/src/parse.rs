@@ -109,10 +109,15 @@ pub(crate) fn policy_line(line: &str) -> Result<Line<'_>, PolicyErrorKind> {
     let Ok((value, ())) = sts_policy_field_delim(rest) else {
         return Err(match rest.chars().next() {
             None => PolicyErrorKind::MissingColon,
-            Some(c) if is_wsp(c) => match rest.trim_start_matches(is_wsp).starts_with(':') {
-                true => PolicyErrorKind::WhitespaceBeforeColon,
-                false => PolicyErrorKind::MissingColon,
-            },
+            Some(c) if is_wsp(c) => {
+                if rest.trim_start_matches(is_wsp).starts_with(':') {
+                    PolicyErrorKind::WhitespaceBeforeColon
+                } else if rest.contains(':') {
+                    PolicyErrorKind::InvalidKey(c)
+                } else {
+                    PolicyErrorKind::MissingColon
+                }
+            }
             Some(c) if c.is_ascii_control() => PolicyErrorKind::ControlCharacter(c as u8),
             Some(c) => PolicyErrorKind::InvalidKey(c),
         });
@@ -263,20 +268,22 @@ pub(crate) fn analyze<S: Sink>(
                 }
             },
             _ => {
+                // Bounded by MAX_EXTENSIONS, so this scan keeps the parse linear.
                 if let Some((first, _)) = extensions.iter().find(|(_, e)| e.name() == name) {
                     duplicate(sink, number, name, *first);
                     continue;
                 }
-                if sink.wants_warnings() {
-                    if let Some(known) = KNOWN_KEYS.iter().find(|k| k.eq_ignore_ascii_case(name)) {
-                        sink.warning(
-                            Some(number),
-                            Warning::KeyCase {
-                                found: name.into(),
-                                known,
-                            },
-                        );
-                    }
+                if extensions.len() == Policy::MAX_EXTENSIONS {
+                    let kind = PolicyErrorKind::TooManyExtensions {
+                        max: Policy::MAX_EXTENSIONS,
+                    };
+                    report(sink, Some(number), kind)?;
+                    continue;
+                }
+                let case_typo = KNOWN_KEYS.iter().find(|k| k.eq_ignore_ascii_case(name));
+                if let Some(known) = case_typo.filter(|_| sink.wants_warnings()) {
+                    let found = name.into();
+                    sink.warning(Some(number), Warning::KeyCase { found, known });
                 }
                 order.push(Slot::Extension(extensions.len()));
                 extensions.push((number, Extension::new_unchecked(name, value)));
@@ -409,7 +416,8 @@ mod tests {
         );
         assert_eq!(policy_line(": value"), Err(PolicyErrorKind::EmptyKey));
         assert_eq!(policy_line("_x: 1"), Err(PolicyErrorKind::InvalidKey('_')));
-        assert_eq!(policy_line("x y: 1"), Err(PolicyErrorKind::MissingColon));
+        assert_eq!(policy_line("x y: 1"), Err(PolicyErrorKind::InvalidKey(' ')));
+        assert_eq!(policy_line("x y"), Err(PolicyErrorKind::MissingColon));
         assert_eq!(policy_line("junk"), Err(PolicyErrorKind::MissingColon));
         assert_eq!(
             policy_line("x:"),

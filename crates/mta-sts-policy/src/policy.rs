@@ -95,6 +95,10 @@ impl Policy {
     /// 10 000, which no real deployment needs and which would not fit in a Postfix reply.
     pub const MAX_MX: usize = 1000;
 
+    /// The most distinct unknown keys a policy may have; more is refused (SEC-1). RFC 8461 defines
+    /// none, and every one would be repeated in each TLSRPT-enabled Postfix answer.
+    pub const MAX_EXTENSIONS: usize = 100;
+
     /// Parses a policy body as fetched over HTTPS: UTF-8, LF or CRLF line ends.
     ///
     /// Refuses anything RFC 8461 §3.2 does not allow; see [`PolicyErrorKind`]. To see every problem at
@@ -152,10 +156,15 @@ impl Policy {
         if key != name || val != value {
             return Err(err(PolicyErrorKind::ValueWhitespace(name.to_owned())));
         }
-        if self.extensions.iter().all(|e| e.name != name) {
-            self.order.push(Slot::Extension(self.extensions.len()));
-            self.extensions.push(Extension::new_unchecked(name, value));
+        if self.extensions.iter().any(|e| e.name == name) {
+            return Err(err(PolicyErrorKind::DuplicateKey(name.to_owned())));
         }
+        if self.extensions.len() == Self::MAX_EXTENSIONS {
+            let max = Self::MAX_EXTENSIONS;
+            return Err(err(PolicyErrorKind::TooManyExtensions { max }));
+        }
+        self.order.push(Slot::Extension(self.extensions.len()));
+        self.extensions.push(Extension::new_unchecked(name, value));
         Ok(self)
     }
 
@@ -286,6 +295,13 @@ mod tests {
         let p = p.with_extension("note", "café au lait").unwrap();
         assert_eq!(p.extensions()[0].value(), "café au lait");
         assert!(p.clone().with_extension("mode", "enforce").is_err());
+        assert_eq!(
+            p.clone()
+                .with_extension("note", "again")
+                .unwrap_err()
+                .kind(),
+            &PolicyErrorKind::DuplicateKey("note".into())
+        );
         assert!(p.clone().with_extension("bad key", "x").is_err());
         assert!(p.clone().with_extension("x", "a\tb").is_err());
         assert!(p.clone().with_extension("x", " lead").is_err());

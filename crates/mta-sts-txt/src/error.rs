@@ -69,6 +69,9 @@ pub enum SyntaxErrorKind {
     /// A value containing `=`, a space or a control character.
     #[error("invalid character {0:?} in a field value")]
     InvalidValue(char),
+    /// A field name this type keeps separately (`id`, `rua`) given as an extension.
+    #[error("this field name is reserved by the RFC and cannot be an extension")]
+    ReservedName,
     /// The `id` value contains other than letters and digits.
     #[error("the id may contain only letters and digits")]
     InvalidId,

@@ -66,7 +66,7 @@ pub(crate) fn field_delim(input: &[u8]) -> Rule<'_, ()> {
         };
         return fail(rest, kind);
     }
-    let (rest, _) = (tag(&b";"[..]), take_while(is_wsp)).parse(&rest[..])?;
+    let (rest, _) = (tag(&b";"[..]), take_while(is_wsp)).parse(rest)?;
     Ok((rest, ()))
 }
 

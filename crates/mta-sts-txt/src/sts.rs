@@ -16,7 +16,7 @@ pub const STS_VERSION: &str = "v=STSv1";
 /// A policy version id: 1 to 32 ASCII letters and digits (RFC 8461 §3.1 `sts-id`).
 ///
 /// Ids have no order; two policies are the same version exactly when their ids are equal strings.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PolicyId(String);
 
 impl PolicyId {
@@ -82,7 +82,7 @@ impl StsRecord {
     /// Adds an extension field. Refuses the name `id`, which this type keeps separately.
     pub fn with_extension(mut self, extension: Extension) -> Result<Self, SyntaxError> {
         if extension.name() == "id" {
-            return Err(SyntaxError::new(0, SyntaxErrorKind::InvalidFieldName));
+            return Err(SyntaxError::new(0, SyntaxErrorKind::ReservedName));
         }
         self.extensions.push(extension);
         Ok(self)

@@ -37,6 +37,27 @@ pub struct TlsRptRecord {
 }
 
 impl TlsRptRecord {
+    /// A record sending reports to `rua`, which must not be empty.
+    pub fn new(rua: Vec<ReportUri>) -> Result<Self, SyntaxError> {
+        if rua.is_empty() {
+            return Err(SyntaxError::new(0, SyntaxErrorKind::MissingRua));
+        }
+        Ok(Self {
+            rua,
+            unsupported_rua: Vec::new(),
+            extensions: Vec::new(),
+        })
+    }
+
+    /// Adds an extension field. Refuses the name `rua`, which this type keeps separately.
+    pub fn with_extension(mut self, extension: Extension) -> Result<Self, SyntaxError> {
+        if extension.name() == "rua" {
+            return Err(SyntaxError::new(0, SyntaxErrorKind::ReservedName));
+        }
+        self.extensions.push(extension);
+        Ok(self)
+    }
+
     /// Parses one record (its character-strings already concatenated, see [`concat_strings`](crate::concat_strings)).
     pub fn parse(record: &[u8]) -> Result<Self, SyntaxError> {
         tlsrpt_record(record)
@@ -224,6 +245,29 @@ mod tests {
         assert_eq!(
             rec.to_string(),
             "v=TLSRPTv1; rua=mailto:a@example.com,https://r.example.com/"
+        );
+    }
+
+    #[test]
+    fn built_records_round_trip() {
+        let uri: ReportUri = "https://r.example.com/v1".parse().unwrap();
+        let rec = TlsRptRecord::new(vec![uri])
+            .unwrap()
+            .with_extension(Extension::new("x", "1").unwrap())
+            .unwrap();
+        assert_eq!(
+            rec.to_string(),
+            "v=TLSRPTv1; rua=https://r.example.com/v1; x=1"
+        );
+        assert_eq!(rec.to_string().parse::<TlsRptRecord>().unwrap(), rec);
+        assert!(TlsRptRecord::new(vec![]).is_err());
+        let rua = Extension::new("rua", "mailto:a@b.example").unwrap();
+        assert!(rec.with_extension(rua).is_err());
+        assert!("ftp://x.example/".parse::<ReportUri>().is_err());
+        assert!(
+            "mailto:a@b.example,mailto:c@d.example"
+                .parse::<ReportUri>()
+                .is_err()
         );
     }
 

@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::str::FromStr;
 
 use nom::bytes::complete::take_while;
 
-use crate::field::{Rule, fail, is_wsp};
-use crate::{SyntaxErrorKind, UriErrorKind};
+use crate::field::{Rule, fail, is_wsp, to_syntax_error};
+use crate::{SyntaxError, SyntaxErrorKind, UriErrorKind};
 
 /// A reporting destination with a scheme RFC 8460 §3 supports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,6 +25,27 @@ impl ReportUri {
         match self {
             Self::Mailto(m) => &m.uri,
             Self::Https(h) => &h.uri,
+        }
+    }
+}
+
+/// Parses one `mailto:` or `https:` URI as it may appear in a `rua` field.
+impl FromStr for ReportUri {
+    type Err = SyntaxError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = s.as_bytes();
+        match tlsrpt_uri(bytes) {
+            Ok(([], Ok(uri))) => Ok(uri),
+            Ok(([], Err(_))) => Err(SyntaxError::new(
+                0,
+                SyntaxErrorKind::InvalidUri(UriErrorKind::Scheme),
+            )),
+            Ok((rest, _)) => Err(SyntaxError::new(
+                bytes.len() - rest.len(),
+                SyntaxErrorKind::InvalidUri(UriErrorKind::Character(char::from(rest[0]))),
+            )),
+            Err(e) => Err(to_syntax_error(bytes, e)),
         }
     }
 }
@@ -147,7 +169,7 @@ fn bad_percent(raw: &[u8]) -> Option<usize> {
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` followed by `:`; returns the colon's index.
 fn scheme_end(text: &str) -> Option<usize> {
     let colon = text.find(':')?;
-    let scheme = text[..colon].as_bytes();
+    let scheme = &text.as_bytes()[..colon];
     let valid = scheme.first().is_some_and(u8::is_ascii_alphabetic)
         && scheme
             .iter()
@@ -182,13 +204,18 @@ fn https(text: &str, start: usize) -> Result<HttpsUri, UriErrorKind> {
         Some(i) if !authority[i..].contains(']') => (&authority[..i], Some(&authority[i + 1..])),
         _ => (authority, None),
     };
-    if !(is_domain(host) || is_ip_literal(host)) {
+    // RFC 3986 hosts: a name, dotted IPv4, or a bracketed IPv6 address (not SMTP's "IPv6:" form).
+    let uri_ip = host.starts_with('[') && !host.contains("IPv6:") && is_ip_literal(host);
+    if !(is_domain(host) || uri_ip || host.parse::<std::net::Ipv4Addr>().is_ok()) {
         return Err(UriErrorKind::HttpsAuthority);
     }
     let port = match port {
         None => None,
         Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(p.parse::<u16>().map_err(|_| UriErrorKind::HttpsAuthority)?)
+            match p.parse::<u16>() {
+                Ok(0) | Err(_) => return Err(UriErrorKind::HttpsAuthority),
+                Ok(port) => Some(port),
+            }
         }
         Some(_) => return Err(UriErrorKind::HttpsAuthority),
     };
@@ -281,6 +308,8 @@ mod tests {
             "https://a:99999/",
             "https://u@h.example/",
             "https://h.example:/",
+            "https://[IPv6:2001:db8::1]/",
+            "https://h.example:0/",
         ] {
             assert_eq!(
                 parse(bad),

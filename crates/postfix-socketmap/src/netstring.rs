@@ -8,7 +8,7 @@ pub enum NetstringError {
     /// The stream starts with `:`: the length has no digits.
     #[error("netstring length is empty")]
     EmptyLength,
-    /// The length starts with `0` but is not `0` itself ("Extra zeros at the front of [len] are prohibited").
+    /// The length starts with `0` but is not `0` itself ("Extra zeros at the front of \[len\] are prohibited").
     #[error("netstring length has a leading zero")]
     LeadingZero,
     /// A byte other than a digit or `:` in the length.
@@ -68,7 +68,10 @@ pub fn decode_netstring(
         return Ok(None);
     };
     let start = colon + 1;
-    let end = start + len;
+    // With a limit near usize::MAX the sum could overflow; no buffer can be that long anyway.
+    let end = start
+        .checked_add(len)
+        .ok_or(NetstringError::TooLong { max: max_len })?;
     match input.get(end) {
         None => Ok(None),
         Some(b',') => Ok(Some((&input[start..end], end + 1))),
@@ -205,6 +208,11 @@ mod tests {
         assert_eq!(decode_netstring(b"1000:", max), Ok(None));
         assert_eq!(
             decode_netstring(b"99999999999999999999999999:", usize::MAX),
+            Err(NetstringError::TooLong { max: usize::MAX })
+        );
+        // Within the limit, but start + len would overflow.
+        assert_eq!(
+            decode_netstring(b"18446744073709551615:", usize::MAX),
             Err(NetstringError::TooLong { max: usize::MAX })
         );
     }

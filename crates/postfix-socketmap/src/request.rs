@@ -14,6 +14,9 @@ pub enum RequestError {
     /// The payload starts with a space.
     #[error("request has an empty map name")]
     EmptyName,
+    /// A map name given to [`Request::new`] contains a space.
+    #[error("map name contains a space")]
+    SpaceInName,
     /// Nothing after the space.
     #[error("request has an empty key")]
     EmptyKey,
@@ -52,7 +55,7 @@ impl Request {
             return Err(RequestError::EmptyName);
         }
         if name.contains(' ') {
-            return Err(RequestError::MissingSpace);
+            return Err(RequestError::SpaceInName);
         }
         if key.is_empty() {
             return Err(RequestError::EmptyKey);
@@ -119,7 +122,7 @@ mod tests {
 
     #[test]
     fn new_validates() {
-        assert!(Request::new("a b", "k").is_err());
+        assert_eq!(Request::new("a b", "k"), Err(RequestError::SpaceInName));
         assert!(Request::new("", "k").is_err());
         assert!(Request::new("m", "").is_err());
         assert_eq!(Request::new("m", "k").unwrap().to_string(), "m k");

@@ -66,7 +66,7 @@ proptest! {
     #[test]
     fn literal_matches_itself(name in domain(), upper in any::<bool>(), dot in any::<bool>()) {
         let p: MxPattern = name.parse().unwrap();
-        let mut host = if upper { name.to_ascii_uppercase() } else { name.clone() };
+        let mut host = if upper { name.to_ascii_uppercase() } else { name };
         if dot { host.push('.'); }
         prop_assert!(p.matches(&host));
     }

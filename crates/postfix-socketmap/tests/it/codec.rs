@@ -97,13 +97,26 @@ async fn sock_9_malformed_netstring_closes_without_reply() {
     let addr = serve().await;
     assert_eq!(exchange(addr, b"x:abc,").await, b"");
     assert_eq!(exchange(addr, b"012:hello world!,").await, b"");
-    // An oversized announcement is refused before the payload arrives.
-    assert_eq!(exchange(addr, b"65:").await, b"");
     // Requests before the bad frame are still answered.
     assert_eq!(
         exchange(addr, b"19:postfix example.com,3:abc;").await,
         b"21:OK secure map=postfix,"
     );
+}
+
+#[tokio::test]
+async fn sock_5_oversized_request_refused_from_its_length_alone() {
+    let addr = serve().await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // The limit is 64: "65" is refused at once, while our side of the connection stays open.
+    stream.write_all(b"65").await.unwrap();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    assert!(
+        read.is_ok(),
+        "server kept waiting for a payload it should have refused"
+    );
+    assert_eq!(out, b"");
 }
 
 #[tokio::test]

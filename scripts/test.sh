@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this). Safe on a fresh machine: it
+# installs what it needs (cargo-fuzz from crates.io) and needs no services yet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+start=$SECONDS
+step() { printf '\n==> %s (%ss)\n' "$*" "$((SECONDS - start))"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy, all targets and features, warnings are errors"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+step "tests: unit, integration, doc, corpus replay"
+cargo test --workspace --all-features --locked 2>&1 | tee target/test-output.txt
+passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+
+step "feature combinations: postfix-socketmap without tokio"
+cargo check -p postfix-socketmap --no-default-features --locked
+
+step "docs, warnings are errors"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
+
+step "supply chain: cargo deny (bans, licenses, sources)"
+command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
+cargo deny --locked check bans licenses sources
+
+step "fuzz smoke: every target, ${FUZZ_SECONDS:-10}s each"
+bash scripts/fuzz.sh smoke "${FUZZ_SECONDS:-10}"
+
+step "done"
+echo "tests: ${passed} passed, ${failed} failed"
