@@ -23,15 +23,17 @@ fn many_mx(n: usize) -> Vec<u8> {
     body
 }
 
-/// A 64 KiB body: the RFC's suggested size cap, filled with extension lines after a valid policy.
+/// A 64 KiB body, the RFC's suggested size cap: a valid policy followed by as many long extension
+/// lines as the parser's limit allows.
 fn max_size() -> Vec<u8> {
     let mut body = TYPICAL.to_vec();
-    let mut i = 0;
-    while body.len() < 64 * 1024 - 80 {
-        body.extend_from_slice(
-            format!("ext{i}: some extension value that is ignored\r\n").as_bytes(),
-        );
-        i += 1;
+    let value = "an extension value that is ignored ".repeat(18);
+    for i in 0..Policy::MAX_EXTENSIONS {
+        let line = format!("ext{i}: {}\r\n", value.trim_end());
+        if body.len() + line.len() > 64 * 1024 {
+            break;
+        }
+        body.extend_from_slice(line.as_bytes());
     }
     body
 }

@@ -1,0 +1,309 @@
+//! The MTA-STS policy cache: what is stored ([`CachedPolicy`]), the interface the resolver uses
+//! ([`PolicyCache`]), and a bounded in-memory backend ([`MemoryCache`]).
+//!
+//! RFC 8461 §3.2: "Well-behaved clients SHOULD cache a policy for up to [max_age] from the last
+//! policy fetch time"; §10: MTA-STS protects a domain only once a policy has been cached (trust on
+//! first use). The cache is what makes the protection last.
+//!
+//! # Design
+//!
+//! Sans-io: entries carry their fetch time and answer freshness questions for a `now` the caller
+//! passes in. The trait is object-safe (methods return boxed futures), so a program can choose a
+//! backend at run time. Persistent backends (SQLite, Redis, PostgreSQL) are added behind features
+//! in a later release.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mta_sts_cache::{CachedPolicy, MemoryCache, PolicyCache};
+//!
+//! # futures_util::FutureExt::now_or_never(async {
+//! let cache = MemoryCache::new(10_000);
+//! let policy = "version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n".parse()?;
+//! let entry = Arc::new(CachedPolicy::new(policy, "20240101".parse()?, 1_700_000_000));
+//! cache.put("example.com", entry.clone()).await?;
+//! let got = cache.get("example.com").await?.expect("cached");
+//! assert!(got.is_valid_at(1_700_000_000 + 86_400));
+//! assert!(!got.is_valid_at(1_700_000_000 + 86_401));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap().unwrap();
+//! ```
+//!
+//! # Crate features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | (none) | | Only the in-memory backend so far. |
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use mta_sts_policy::Policy;
+use mta_sts_txt::PolicyId;
+
+/// A boxed future, so that [`PolicyCache`] stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A policy as cached: the policy, the TXT id it was fetched under, and when (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedPolicy {
+    policy: Policy,
+    id: PolicyId,
+    fetched_at: u64,
+}
+
+impl CachedPolicy {
+    /// An entry for `policy`, fetched over HTTPS at `fetched_at` (Unix seconds) under TXT id `id`.
+    pub fn new(policy: Policy, id: PolicyId, fetched_at: u64) -> Self {
+        Self {
+            policy,
+            id,
+            fetched_at,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The `id` of the TXT record the policy was fetched under.
+    pub fn id(&self) -> &PolicyId {
+        &self.id
+    }
+
+    /// When the policy was last fetched over HTTPS, in Unix seconds.
+    pub fn fetched_at(&self) -> u64 {
+        self.fetched_at
+    }
+
+    /// The last second at which the policy may still be applied: `fetched_at + max_age`.
+    pub fn expires_at(&self) -> u64 {
+        self.fetched_at
+            .saturating_add(u64::from(self.policy.max_age().as_secs()))
+    }
+
+    /// Whether the policy may be applied at `now`: its time since fetch has not exceeded `max_age`
+    /// (RFC 8461 §5.1, CACHE-1).
+    pub fn is_valid_at(&self, now: u64) -> bool {
+        now <= self.expires_at()
+    }
+
+    /// Whether more than half of the lifetime has passed at `now`, so that the policy should be
+    /// fetched again before it expires (refresh-ahead, CACHE-4).
+    pub fn wants_refresh_at(&self, now: u64) -> bool {
+        let half = u64::from(self.policy.max_age().as_secs()) / 2;
+        now.saturating_sub(self.fetched_at) > half
+    }
+}
+
+/// A cache backend failed. The resolver treats it as a miss and goes on with live discovery.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// The backend could not be reached or answered with an error.
+    #[error("cache backend unavailable: {0}")]
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Where policies are kept between lookups. Keys are policy domains: lower-case A-labels without a
+/// trailing dot.
+pub trait PolicyCache: Send + Sync {
+    /// The entry for `domain`, expired or not.
+    fn get<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>>;
+
+    /// Stores `entry` unless the cache holds a newer one for `domain` (an older fetch never
+    /// overwrites a newer one).
+    fn put<'a>(
+        &'a self,
+        domain: &'a str,
+        entry: Arc<CachedPolicy>,
+    ) -> BoxFuture<'a, Result<(), CacheError>>;
+
+    /// Forgets `domain`.
+    fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
+}
+
+impl<C: PolicyCache + ?Sized> PolicyCache for Arc<C> {
+    fn get<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
+        (**self).get(domain)
+    }
+
+    fn put<'a>(
+        &'a self,
+        domain: &'a str,
+        entry: Arc<CachedPolicy>,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        (**self).put(domain, entry)
+    }
+
+    fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        (**self).remove(domain)
+    }
+}
+
+/// A bounded in-memory cache (postfix-mta-sts-resolver's `internal`, default size 10000).
+///
+/// When full, storing a new domain evicts the entry fetched longest ago. (A scan: fine for the sizes
+/// used here; the daemon's O(1) tier comes with the cache backends.)
+#[derive(Debug)]
+pub struct MemoryCache {
+    capacity: usize,
+    entries: Mutex<HashMap<String, Arc<CachedPolicy>>>,
+}
+
+impl MemoryCache {
+    /// A cache holding at most `capacity` domains (at least one).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The number of domains cached.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<CachedPolicy>>> {
+        // A panic while holding the lock cannot leave the map inconsistent: every update is one call.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn store(&self, domain: &str, entry: Arc<CachedPolicy>) {
+        let mut map = self.lock();
+        if let Some(old) = map.get(domain) {
+            if old.fetched_at() > entry.fetched_at() {
+                return;
+            }
+        } else if map.len() >= self.capacity {
+            let oldest = map
+                .iter()
+                .min_by_key(|(_, e)| e.fetched_at())
+                .map(|(k, _)| k.clone());
+            if let Some(key) = oldest {
+                map.remove(&key);
+            }
+        }
+        map.insert(domain.to_owned(), entry);
+    }
+}
+
+impl PolicyCache for MemoryCache {
+    fn get<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
+        let found = self.lock().get(domain).cloned();
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn put<'a>(
+        &'a self,
+        domain: &'a str,
+        entry: Arc<CachedPolicy>,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.store(domain, entry);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.lock().remove(domain);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    fn entry(max_age: u32, fetched_at: u64) -> Arc<CachedPolicy> {
+        let body =
+            format!("version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: {max_age}\n");
+        Arc::new(CachedPolicy::new(
+            body.parse().unwrap(),
+            "a1".parse().unwrap(),
+            fetched_at,
+        ))
+    }
+
+    #[test]
+    fn cache_1_lifetime_from_fetch_time() {
+        let e = entry(86_400, 1000);
+        assert!(e.is_valid_at(1000 + 86_399));
+        assert!(e.is_valid_at(1000 + 86_400));
+        assert!(!e.is_valid_at(1000 + 86_401));
+        // A-15: max_age 0 applies at the fetch second only.
+        assert!(entry(0, 5).is_valid_at(5));
+        assert!(!entry(0, 5).is_valid_at(6));
+    }
+
+    #[test]
+    fn cache_4_refresh_after_half_the_lifetime() {
+        let e = entry(100, 1000);
+        assert!(!e.wants_refresh_at(1050));
+        assert!(e.wants_refresh_at(1051));
+    }
+
+    #[test]
+    fn older_entry_never_overwrites_newer() {
+        let cache = MemoryCache::new(10);
+        cache
+            .put("a.example", entry(100, 2000))
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        cache
+            .put("a.example", entry(100, 1000))
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        let got = cache
+            .get("a.example")
+            .now_or_never()
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.fetched_at(), 2000);
+    }
+
+    #[test]
+    fn bounded_by_capacity_oldest_fetch_evicted() {
+        let cache = MemoryCache::new(2);
+        for (i, d) in ["a.example", "b.example", "c.example"].iter().enumerate() {
+            cache
+                .put(d, entry(100, 1000 + i as u64))
+                .now_or_never()
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(cache.len(), 2);
+        assert!(
+            cache
+                .get("a.example")
+                .now_or_never()
+                .unwrap()
+                .unwrap()
+                .is_none()
+        );
+        cache.remove("b.example").now_or_never().unwrap().unwrap();
+        assert_eq!(cache.len(), 1);
+    }
+}

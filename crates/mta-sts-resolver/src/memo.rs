@@ -1,0 +1,110 @@
+//! Short-lived, bounded bookkeeping: when a domain was last checked, which domains have no policy,
+//! which (domain, id) fetches failed recently, which refreshes are running.
+
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+
+use mta_sts_txt::PolicyId;
+
+use crate::Failure;
+
+/// A map whose entries lapse at a deadline, holding at most `capacity` entries: a flood of distinct
+/// domains costs bounded memory, at worst forgetting some entries early.
+#[derive(Debug)]
+pub(crate) struct Expiring<K, V> {
+    capacity: usize,
+    entries: HashMap<K, (u64, V)>,
+}
+
+impl<K: Hash + Eq, V> Expiring<K, V> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            entries: HashMap::new(),
+        }
+    }
+
+    /// The value for `key` if its deadline is still ahead of `now`.
+    pub(crate) fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q, now: u64) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.entries
+            .get(key)
+            .filter(|(deadline, _)| now < *deadline)
+            .map(|(_, v)| v)
+    }
+
+    pub(crate) fn insert(&mut self, key: K, deadline: u64, value: V, now: u64) {
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
+            self.entries.retain(|_, (d, _)| now < *d);
+            if self.entries.len() >= self.capacity {
+                // Everything is still live: start over rather than grow. Losing these only costs
+                // extra lookups, never correctness.
+                self.entries.clear();
+            }
+        }
+        self.entries.insert(key, (deadline, value));
+    }
+
+    pub(crate) fn remove<Q: Hash + Eq + ?Sized>(&mut self, key: &Q)
+    where
+        K: Borrow<Q>,
+    {
+        self.entries.remove(key);
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Memo {
+    /// Domain → (checked at + grace): a valid cached policy was confirmed at that time.
+    pub(crate) checked: Expiring<String, ()>,
+    /// Domain → no `_mta-sts` record was found.
+    pub(crate) no_policy: Expiring<String, ()>,
+    /// (domain, id) → the failure of the last fetch (FETCH-9).
+    pub(crate) failures: Expiring<(String, PolicyId), Failure>,
+    /// Domains with a background refresh running.
+    pub(crate) refreshing: HashSet<String>,
+    capacity: usize,
+}
+
+impl Memo {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            checked: Expiring::new(capacity),
+            no_policy: Expiring::new(capacity),
+            failures: Expiring::new(capacity),
+            refreshing: HashSet::new(),
+            capacity,
+        }
+    }
+
+    /// Marks a refresh of `domain` as running; false if one already is or too many are.
+    pub(crate) fn start_refresh(&mut self, domain: &str) -> bool {
+        self.refreshing.len() < self.capacity && self.refreshing.insert(domain.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_lapse_and_capacity_holds() {
+        let mut m = Expiring::new(2);
+        m.insert("a", 10, 1, 0);
+        assert_eq!(m.get("a", 9), Some(&1));
+        assert_eq!(m.get("a", 10), None);
+        m.insert("b", 5, 2, 0);
+        // Full: "c" purges the lapsed "b" at now = 6, keeping "a".
+        m.insert("c", 20, 3, 6);
+        assert_eq!(m.get("a", 6), Some(&1));
+        assert_eq!(m.get("c", 6), Some(&3));
+        // Full of live entries: start over.
+        m.insert("d", 30, 4, 7);
+        assert_eq!(m.get("a", 7), None);
+        assert_eq!(m.get("d", 7), Some(&4));
+        assert!(m.entries.len() <= 2);
+    }
+}

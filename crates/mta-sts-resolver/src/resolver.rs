@@ -1,0 +1,404 @@
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use mta_sts_cache::{CachedPolicy, PolicyCache};
+use mta_sts_policy::Policy;
+use mta_sts_txt::{SelectError, select_sts, sts_record_name};
+
+use crate::memo::Memo;
+use crate::{
+    CacheReason, Clock, Failure, FetchFailure, NoPolicy, NoRecord, Outcome, PolicyFetch,
+    ResultType, Stage, TxtLookup,
+};
+
+/// Tunables of discovery, with the defaults of postfix-mta-sts-resolver where it has one.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ResolverConfig {
+    /// Seconds after a successful check during which a cached policy is used without any DNS query
+    /// (`cache_grace`, default 60).
+    pub grace: u64,
+    /// Seconds during which a failed fetch for the same (domain, id) is not retried (FETCH-9, default 300).
+    pub failure_backoff: u64,
+    /// Seconds during which "no `_mta-sts` record" is remembered (default 300), so a domain without
+    /// MTA-STS costs one TXT query per interval rather than one per message.
+    pub negative_ttl: u64,
+    /// The most domains each kind of bookkeeping remembers (default 100000); bounds memory under a
+    /// flood of distinct domains.
+    pub memory_limit: usize,
+}
+
+impl Default for ResolverConfig {
+    fn default() -> Self {
+        Self {
+            grace: 60,
+            failure_backoff: 300,
+            negative_ttl: 300,
+            memory_limit: 100_000,
+        }
+    }
+}
+
+impl ResolverConfig {
+    /// Sets [`grace`](Self::grace).
+    pub fn with_grace(mut self, secs: u64) -> Self {
+        self.grace = secs;
+        self
+    }
+
+    /// Sets [`failure_backoff`](Self::failure_backoff).
+    pub fn with_failure_backoff(mut self, secs: u64) -> Self {
+        self.failure_backoff = secs;
+        self
+    }
+
+    /// Sets [`negative_ttl`](Self::negative_ttl).
+    pub fn with_negative_ttl(mut self, secs: u64) -> Self {
+        self.negative_ttl = secs;
+        self
+    }
+
+    /// Sets [`memory_limit`](Self::memory_limit).
+    pub fn with_memory_limit(mut self, entries: usize) -> Self {
+        self.memory_limit = entries;
+        self
+    }
+}
+
+type InFlight = Shared<BoxFuture<'static, Outcome>>;
+
+struct Inner<T, F, C, K> {
+    txt: T,
+    fetch: F,
+    cache: C,
+    clock: K,
+    config: ResolverConfig,
+    memo: Mutex<Memo>,
+    in_flight: Mutex<HashMap<String, (u64, InFlight)>>,
+    generation: AtomicU64,
+}
+
+/// The RFC 8461 discovery and cache rules (§3, §5.1, §10.2) over a DNS lookup, an HTTPS fetch, a
+/// cache and a clock that the caller provides.
+///
+/// Cheap to clone: clones share state. Concurrent lookups of one domain share one discovery
+/// (single-flight); lookups of different domains never wait for each other. The resolver imposes
+/// no deadline of its own: give the [`TxtLookup`] and [`PolicyFetch`] implementations theirs, or
+/// wrap [`lookup`](Self::lookup) in a timeout.
+pub struct Resolver<T, F, C, K> {
+    inner: Arc<Inner<T, F, C, K>>,
+}
+
+impl<T, F, C, K> Clone for Resolver<T, F, C, K> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T, F, C, K> std::fmt::Debug for Resolver<T, F, C, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to [`Resolver::lookup`], and possibly a background refresh to run.
+#[derive(Debug)]
+pub struct Lookup {
+    outcome: Outcome,
+    refresh: Option<Refresh>,
+}
+
+impl Lookup {
+    /// What to apply.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// Takes the background refresh, if the policy passed half its lifetime (CACHE-4). Spawn it on
+    /// your runtime; dropping it skips the refresh.
+    pub fn take_refresh(&mut self) -> Option<Refresh> {
+        self.refresh.take()
+    }
+
+    /// The outcome and the refresh.
+    pub fn into_parts(self) -> (Outcome, Option<Refresh>) {
+        (self.outcome, self.refresh)
+    }
+}
+
+/// A pending HTTPS re-fetch of a cached policy that has lived more than half its `max_age`, so that
+/// busy domains never lapse (refresh-ahead, RFC 8461 §10.2, CACHE-4).
+pub struct Refresh {
+    domain: String,
+    future: BoxFuture<'static, Outcome>,
+}
+
+impl Refresh {
+    /// The domain being refreshed.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// Runs the refresh; its outcome says whether the policy's lifetime was extended.
+    pub fn run(self) -> impl Future<Output = Outcome> + Send + 'static {
+        self.future
+    }
+}
+
+impl std::fmt::Debug for Refresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refresh")
+            .field("domain", &self.domain)
+            .finish()
+    }
+}
+
+/// Clears the "refreshing" mark even if the refresh future is dropped half-way.
+struct RefreshGuard<T: TxtLookup, F: PolicyFetch, C: PolicyCache + 'static, K: Clock> {
+    inner: Arc<Inner<T, F, C, K>>,
+    domain: String,
+}
+
+impl<T: TxtLookup, F: PolicyFetch, C: PolicyCache + 'static, K: Clock> Drop
+    for RefreshGuard<T, F, C, K>
+{
+    fn drop(&mut self) {
+        self.inner.memo().refreshing.remove(&self.domain);
+    }
+}
+
+impl<T, F, C, K> Resolver<T, F, C, K>
+where
+    T: TxtLookup,
+    F: PolicyFetch,
+    C: PolicyCache + 'static,
+    K: Clock,
+{
+    /// A resolver over these parts.
+    pub fn new(txt: T, fetch: F, cache: C, clock: K, config: ResolverConfig) -> Self {
+        let memo = Memo::new(config.memory_limit);
+        Self {
+            inner: Arc::new(Inner {
+                txt,
+                fetch,
+                cache,
+                clock,
+                config,
+                memo: Mutex::new(memo),
+                in_flight: Mutex::new(HashMap::new()),
+                generation: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The cache this resolver reads and writes.
+    pub fn cache(&self) -> &C {
+        &self.inner.cache
+    }
+
+    /// Discovers the policy of `domain` (a policy domain: ASCII, A-labels; case and one trailing
+    /// dot are normalised).
+    pub async fn lookup(&self, domain: &str) -> Lookup {
+        let domain = normalize(domain);
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let cached = inner.valid_cached(&domain, now).await;
+        let outcome = match cached {
+            Some(policy) if inner.memo().checked.get(domain.as_str(), now).is_some() => {
+                Outcome::Cached {
+                    policy,
+                    reason: CacheReason::Grace,
+                }
+            }
+            _ => self.discover_shared(&domain).await,
+        };
+        let refresh = self.refresh_for(&domain, &outcome);
+        Lookup { outcome, refresh }
+    }
+
+    /// Fetches the policy of `domain` over HTTPS now, even if its TXT id is unchanged, and caches it:
+    /// the lifetime of a policy extends only on a successful fetch. For proactive refresh.
+    pub async fn refresh(&self, domain: &str) -> Outcome {
+        let domain = normalize(domain);
+        self.inner.discover(&domain, true).await
+    }
+
+    async fn discover_shared(&self, domain: &str) -> Outcome {
+        let shared = {
+            let mut in_flight = self
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            match in_flight.get(domain) {
+                Some((_, shared)) => shared.clone(),
+                None => {
+                    let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
+                    let inner = Arc::clone(&self.inner);
+                    let key = domain.to_owned();
+                    let shared = async move {
+                        let outcome = inner.discover(&key, false).await;
+                        let mut in_flight =
+                            inner.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                        if in_flight.get(&key).is_some_and(|(g, _)| *g == generation) {
+                            in_flight.remove(&key);
+                        }
+                        outcome
+                    }
+                    .boxed()
+                    .shared();
+                    in_flight.insert(domain.to_owned(), (generation, shared.clone()));
+                    shared
+                }
+            }
+        };
+        shared.await
+    }
+
+    fn refresh_for(&self, domain: &str, outcome: &Outcome) -> Option<Refresh> {
+        let Outcome::Cached { policy, .. } = outcome else {
+            return None;
+        };
+        let now = self.inner.clock.now();
+        if !policy.wants_refresh_at(now) || !self.inner.memo().start_refresh(domain) {
+            return None;
+        }
+        let guard = RefreshGuard {
+            inner: Arc::clone(&self.inner),
+            domain: domain.to_owned(),
+        };
+        let future = async move {
+            let outcome = guard.inner.discover(&guard.domain, true).await;
+            drop(guard);
+            outcome
+        }
+        .boxed();
+        Some(Refresh {
+            domain: domain.to_owned(),
+            future,
+        })
+    }
+}
+
+impl<T, F, C, K> Inner<T, F, C, K>
+where
+    T: TxtLookup,
+    F: PolicyFetch,
+    C: PolicyCache + 'static,
+    K: Clock,
+{
+    fn memo(&self) -> MutexGuard<'_, Memo> {
+        // Every update is a single call on plain maps; a panic elsewhere cannot leave them torn.
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached policy for `domain` if it is still valid. A failing cache counts as a miss.
+    async fn valid_cached(&self, domain: &str, now: u64) -> Option<Arc<CachedPolicy>> {
+        match self.cache.get(domain).await {
+            Ok(entry) => entry.filter(|e| e.is_valid_at(now)),
+            Err(_) => None,
+        }
+    }
+
+    fn mark_checked(&self, domain: &str, now: u64) {
+        let deadline = now.saturating_add(self.config.grace);
+        self.memo()
+            .checked
+            .insert(domain.to_owned(), deadline, (), now);
+    }
+
+    /// One discovery (RFC 8461 §3, §5.1). `force` fetches even when the TXT id is unchanged.
+    async fn discover(&self, domain: &str, force: bool) -> Outcome {
+        let now = self.clock.now();
+        let cached = self.valid_cached(domain, now).await;
+        if cached.is_none() && !force && self.memo().no_policy.get(domain, now).is_some() {
+            return Outcome::NoPolicy(NoPolicy::Remembered);
+        }
+        let records = match self.txt.lookup_txt(&sts_record_name(domain)).await {
+            Ok(records) => records,
+            Err(e) => {
+                let failure = Failure::new(Stage::Dns, ResultType::StsPolicyFetchError, e);
+                return fall_back(cached, failure);
+            }
+        };
+        let record = match select_sts(&records) {
+            Ok(record) => record,
+            Err(e) => {
+                let reason = match e {
+                    SelectError::NotFound { discarded: 0, .. } => NoRecord::Absent,
+                    other => NoRecord::Unusable(other),
+                };
+                let no_policy = NoPolicy::NoRecord(reason);
+                // TXT-12: a missing record alone does not remove a cached policy.
+                if let Some(policy) = cached {
+                    self.mark_checked(domain, now);
+                    let reason = CacheReason::RecordUnavailable(no_policy);
+                    return Outcome::Cached { policy, reason };
+                }
+                let deadline = now.saturating_add(self.config.negative_ttl);
+                self.memo()
+                    .no_policy
+                    .insert(domain.to_owned(), deadline, (), now);
+                return Outcome::NoPolicy(no_policy);
+            }
+        };
+        let id = record.id().clone();
+        if let Some(policy) = cached.as_ref().filter(|c| !force && *c.id() == id) {
+            self.mark_checked(domain, now);
+            return Outcome::Cached {
+                policy: Arc::clone(policy),
+                reason: CacheReason::IdUnchanged,
+            };
+        }
+        let key = (domain.to_owned(), id.clone());
+        if let Some(failure) = self.memo().failures.get(&key, now).cloned() {
+            return fall_back(cached, failure);
+        }
+        let failure = match self.fetch.fetch_policy(domain).await {
+            Err(e) => Failure::new(Stage::Https, e.result_type(), e),
+            Ok(body) => match Policy::parse(&body) {
+                Err(e) => Failure::invalid_policy(e),
+                Ok(policy) => {
+                    let fetched_at = self.clock.now();
+                    let entry = Arc::new(CachedPolicy::new(policy, id, fetched_at));
+                    // A failing cache must not hide a good policy from this lookup.
+                    let _ = self.cache.put(domain, Arc::clone(&entry)).await;
+                    self.memo().no_policy.remove(domain);
+                    self.mark_checked(domain, fetched_at);
+                    return Outcome::Fetched(entry);
+                }
+            },
+        };
+        let deadline = now.saturating_add(self.config.failure_backoff);
+        self.memo()
+            .failures
+            .insert(key, deadline, failure.clone(), now);
+        fall_back(cached, failure)
+    }
+}
+
+/// CACHE-3: an unexpired cached policy applies when live discovery fails.
+fn fall_back(cached: Option<Arc<CachedPolicy>>, failure: Failure) -> Outcome {
+    match cached {
+        Some(policy) => Outcome::Cached {
+            policy,
+            reason: CacheReason::DiscoveryFailed(failure),
+        },
+        None => Outcome::Failure(failure),
+    }
+}
+
+fn normalize(domain: &str) -> String {
+    domain
+        .strip_suffix('.')
+        .unwrap_or(domain)
+        .to_ascii_lowercase()
+}

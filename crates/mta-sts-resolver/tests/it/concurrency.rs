@@ -1,0 +1,54 @@
+use std::time::Duration;
+
+use mta_sts_resolver::Outcome;
+
+use crate::fakes::{ENFORCE, World};
+
+#[tokio::test]
+async fn concurrent_lookups_share_one_discovery() {
+    let w = World::new();
+    w.publish("example.com", "a1", ENFORCE);
+    let gate = w.https.close_gate("example.com");
+    let lookups: Vec<_> = (0..10)
+        .map(|_| {
+            let r = w.resolver.clone();
+            tokio::spawn(async move { r.lookup("example.com").await.into_parts().0 })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    gate.add_permits(100);
+    for l in lookups {
+        let out = tokio::time::timeout(Duration::from_secs(5), l)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(out, Outcome::Fetched(_)));
+    }
+    assert_eq!(w.https.fetches("example.com"), 1);
+    assert_eq!(w.dns.queries(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_domain_does_not_delay_others() {
+    let w = World::new();
+    w.publish("slow.example", "a1", ENFORCE);
+    w.publish("fast.example", "b1", ENFORCE);
+    let gate = w.https.close_gate("slow.example");
+    let slow = {
+        let r = w.resolver.clone();
+        tokio::spawn(async move { r.lookup("slow.example").await.into_parts().0 })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let fast = w.resolver.lookup("fast.example");
+    let fast = tokio::time::timeout(Duration::from_secs(5), fast)
+        .await
+        .expect("fast.example waited for slow.example");
+    assert!(matches!(fast.outcome(), Outcome::Fetched(_)));
+    assert!(!slow.is_finished());
+    gate.add_permits(1);
+    let slow = tokio::time::timeout(Duration::from_secs(5), slow)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(slow, Outcome::Fetched(_)));
+}

@@ -1,0 +1,160 @@
+use mta_sts_resolver::{CacheReason, NoPolicy, NoRecord, Outcome, ResultType, Stage};
+use mta_sts_txt::SelectError;
+
+use crate::fakes::{Body, ENFORCE, Txt, World};
+
+#[tokio::test]
+async fn fetch_9_failed_fetch_not_retried_for_five_minutes_per_id() {
+    let w = World::new();
+    w.dns.set_id("example.com", "a1");
+    w.https.serve("example.com", Body::Status(500));
+    assert!(matches!(
+        w.resolver.lookup("example.com").await.outcome(),
+        Outcome::Failure(_)
+    ));
+    w.clock.advance(60);
+    let out = w.resolver.lookup("example.com").await;
+    assert!(matches!(out.outcome(), Outcome::Failure(_)));
+    assert_eq!(
+        w.https.fetches("example.com"),
+        1,
+        "no new HTTPS request within five minutes"
+    );
+    // A new id may be fetched at once.
+    w.dns.set_id("example.com", "b2");
+    w.resolver.lookup("example.com").await;
+    assert_eq!(w.https.fetches("example.com"), 2);
+    // The old id again after the backoff: retried.
+    w.dns.set_id("example.com", "a1");
+    w.clock.advance(241);
+    w.resolver.lookup("example.com").await;
+    assert_eq!(w.https.fetches("example.com"), 3);
+}
+
+#[tokio::test]
+async fn fetch_10_fetch_failure_without_cache_is_typed() {
+    let w = World::new();
+    w.dns.set_id("example.com", "a1");
+    w.https.serve("example.com", Body::Status(500));
+    let out = w.resolver.lookup("example.com").await;
+    let Outcome::Failure(f) = out.outcome() else {
+        panic!("{:?}", out.outcome())
+    };
+    assert_eq!(
+        (f.stage(), f.result_type()),
+        (Stage::Https, ResultType::StsPolicyFetchError)
+    );
+    assert_eq!(f.to_string(), "https: status 500 (sts-policy-fetch-error)");
+}
+
+#[tokio::test]
+async fn rpt_12_result_types() {
+    let w = World::new();
+    w.dns.set_id("cert.example", "a1");
+    w.https.serve("cert.example", Body::BadCertificate);
+    let out = w.resolver.lookup("cert.example").await;
+    assert_eq!(
+        out.outcome().failure().unwrap().result_type(),
+        ResultType::StsWebpkiInvalid
+    );
+    w.dns.set_id("bad.example", "a1");
+    w.https.serve(
+        "bad.example",
+        Body::Policy("version: STSv1\nmode: enforce\nmax_age: 1\n".into()),
+    );
+    let out = w.resolver.lookup("bad.example").await;
+    let f = out.outcome().failure().unwrap();
+    assert_eq!(
+        (f.stage(), f.result_type()),
+        (Stage::Policy, ResultType::StsPolicyInvalid)
+    );
+}
+
+#[tokio::test]
+async fn fetch_11_unchanged_id_makes_no_https_request() {
+    let w = World::new();
+    w.publish("example.com", "a1", ENFORCE);
+    w.resolver.lookup("example.com").await;
+    for _ in 0..5 {
+        w.clock.advance(61);
+        let out = w.resolver.lookup("example.com").await;
+        assert!(matches!(
+            out.outcome(),
+            Outcome::Cached {
+                reason: CacheReason::IdUnchanged,
+                ..
+            }
+        ));
+    }
+    assert_eq!(w.https.fetches("example.com"), 1);
+}
+
+#[tokio::test]
+async fn txt_9_not_exactly_one_record_is_no_policy() {
+    let w = World::new();
+    let rec = |s: &str| vec![s.as_bytes().to_vec()];
+    w.dns.set(
+        "two.example",
+        Txt::Records(vec![rec("v=STSv1; id=a"), rec("v=STSv1; id=b")]),
+    );
+    let out = w.resolver.lookup("two.example").await;
+    assert!(matches!(
+        out.outcome(),
+        Outcome::NoPolicy(NoPolicy::NoRecord(NoRecord::Unusable(
+            SelectError::Ambiguous { count: 2, .. }
+        )))
+    ));
+    w.dns
+        .set("spf.example", Txt::Records(vec![rec("v=spf1 -all")]));
+    let out = w.resolver.lookup("spf.example").await;
+    assert!(matches!(
+        out.outcome(),
+        Outcome::NoPolicy(NoPolicy::NoRecord(NoRecord::Unusable(
+            SelectError::NotFound { discarded: 1, .. }
+        )))
+    ));
+    assert_eq!(
+        w.https.fetches("two.example") + w.https.fetches("spf.example"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn txt_10_multi_string_record() {
+    let w = World::new();
+    w.dns.set(
+        "example.com",
+        Txt::Records(vec![vec![b"v=STSv1; id=".to_vec(), b"abc123".to_vec()]]),
+    );
+    w.https.serve("example.com", Body::Policy(ENFORCE.into()));
+    let out = w.resolver.lookup("example.com").await;
+    assert_eq!(out.outcome().policy().unwrap().id().as_str(), "abc123");
+}
+
+#[tokio::test]
+async fn txt_12_missing_record_keeps_cached_policy() {
+    let w = World::new();
+    w.publish("example.com", "a1", ENFORCE);
+    w.resolver.lookup("example.com").await;
+    w.dns.set("example.com", Txt::Records(Vec::new())); // NXDOMAIN
+    w.clock.advance(61);
+    let out = w.resolver.lookup("example.com").await;
+    assert!(matches!(
+        out.outcome(),
+        Outcome::Cached {
+            reason: CacheReason::RecordUnavailable(NoPolicy::NoRecord(NoRecord::Absent)),
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn txt_1_queries_the_policy_domain_itself() {
+    let w = World::new();
+    w.publish("mail.example.com", "a1", ENFORCE);
+    w.dns.set_id("example.com", "parent");
+    let out = w.resolver.lookup("Mail.Example.COM.").await;
+    assert_eq!(out.outcome().policy().unwrap().id().as_str(), "a1");
+    assert_eq!(w.https.fetches("mail.example.com"), 1);
+    assert_eq!(w.https.fetches("example.com"), 0);
+}
