@@ -1,0 +1,155 @@
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ProtocolConfig, ResolverConfig,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
+use hickory_resolver::proto::rr::{Name, RData};
+use mta_sts_resolver::TxtLookup;
+
+use crate::{ConfigError, DnsError, FetchConfig};
+
+/// DNS lookups through hickory-resolver: the system configuration, or explicit name servers.
+///
+/// CNAMEs are followed (TXT-11). Names are queried as absolute names, so no search list applies.
+/// hickory's own answer cache is turned off: the resolver above decides when to ask again.
+#[derive(Clone)]
+pub struct DnsClient {
+    resolver: Arc<TokioResolver>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for DnsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsClient")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DnsClient {
+    /// A client for `config.nameservers`, or the system configuration when there are none.
+    pub fn new(config: &FetchConfig) -> Result<Self, ConfigError> {
+        let mut builder = if config.nameservers.is_empty() {
+            TokioResolver::builder_tokio().map_err(|e| ConfigError::SystemDns(Box::new(e)))?
+        } else {
+            let servers = config
+                .nameservers
+                .iter()
+                .map(|addr| {
+                    let mut udp = ConnectionConfig::new(ProtocolConfig::Udp);
+                    udp.port = addr.port();
+                    let mut tcp = ConnectionConfig::new(ProtocolConfig::Tcp);
+                    tcp.port = addr.port();
+                    NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
+                })
+                .collect();
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_name_servers(servers),
+                TokioRuntimeProvider::default(),
+            )
+        };
+        let opts = builder.options_mut();
+        // Each try gets part of the deadline; the whole lookup is also bounded by `timeout`.
+        opts.timeout = config.timeout / 2;
+        opts.attempts = 2;
+        opts.positive_max_ttl = Some(Duration::ZERO);
+        opts.negative_max_ttl = Some(Duration::ZERO);
+        let resolver = builder
+            .build()
+            .map_err(|e| ConfigError::SystemDns(Box::new(e)))?;
+        Ok(Self {
+            resolver: Arc::new(resolver),
+            timeout: config.timeout,
+        })
+    }
+
+    /// The TXT records at `name`, each as its character-strings; empty for NXDOMAIN or NODATA.
+    pub async fn txt(&self, name: &str) -> Result<Vec<Vec<Vec<u8>>>, DnsError> {
+        let fqdn = absolute(name)?;
+        let lookup = tokio::time::timeout(self.timeout, self.resolver.txt_lookup(fqdn))
+            .await
+            .map_err(|_| DnsError::Timeout {
+                name: name.to_owned(),
+                timeout: self.timeout,
+            })?;
+        match lookup {
+            Ok(lookup) => Ok(lookup
+                .answers()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::TXT(txt) => Some(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
+                    _ => None,
+                })
+                .collect()),
+            Err(e) if is_no_records(&e) => Ok(Vec::new()),
+            Err(e) => Err(dns_error(name, e, self.timeout)),
+        }
+    }
+
+    /// The addresses of `host` (A and AAAA, following CNAMEs).
+    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+        let fqdn = absolute(host)?;
+        let lookup = tokio::time::timeout(self.timeout, self.resolver.lookup_ip(fqdn))
+            .await
+            .map_err(|_| DnsError::Timeout {
+                name: host.to_owned(),
+                timeout: self.timeout,
+            })?;
+        match lookup {
+            Ok(ips) => {
+                let ips: Vec<IpAddr> = ips.iter().collect();
+                if ips.is_empty() {
+                    Err(DnsError::NoAddress {
+                        name: host.to_owned(),
+                    })
+                } else {
+                    Ok(ips)
+                }
+            }
+            Err(e) if is_no_records(&e) => Err(DnsError::NoAddress {
+                name: host.to_owned(),
+            }),
+            Err(e) => Err(dns_error(host, e, self.timeout)),
+        }
+    }
+}
+
+impl TxtLookup for DnsClient {
+    type Error = DnsError;
+
+    async fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<Vec<u8>>>, DnsError> {
+        self.txt(name).await
+    }
+}
+
+fn absolute(name: &str) -> Result<Name, DnsError> {
+    Name::from_ascii(format!("{}.", name.trim_end_matches('.'))).map_err(|_| {
+        DnsError::InvalidName {
+            name: name.to_owned(),
+        }
+    })
+}
+
+fn is_no_records(e: &NetError) -> bool {
+    matches!(e, NetError::Dns(HickoryDnsError::NoRecordsFound(_)))
+}
+
+fn dns_error(name: &str, e: NetError, timeout: Duration) -> DnsError {
+    let name = name.to_owned();
+    match e {
+        NetError::Dns(HickoryDnsError::ResponseCode(code)) => DnsError::Response {
+            name,
+            code: code.to_string(),
+        },
+        NetError::Timeout => DnsError::Timeout { name, timeout },
+        other => DnsError::Other {
+            name,
+            source: Box::new(other),
+        },
+    }
+}

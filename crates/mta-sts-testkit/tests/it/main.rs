@@ -1,0 +1,6 @@
+//! Integration tests: real clients against the kit's loopback servers.
+
+// TestDns queried by hickory-resolver over UDP and TCP.
+mod dns;
+// PolicyServer and SilentServer reached by hyper and rustls clients.
+mod https;
