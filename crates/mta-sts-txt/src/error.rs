@@ -89,6 +89,29 @@ pub enum SyntaxErrorKind {
     InvalidUri(UriErrorKind),
 }
 
+impl SyntaxErrorKind {
+    /// The checklist rule (`TXT-*`, `RPT-*`) this error enforces.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Self::Version { expected } if expected.starts_with("v=TLS") => "RPT-2",
+            Self::Version { .. } => "TXT-3",
+            Self::NonAscii(_) => "TXT-2",
+            Self::ExpectedDelimiter | Self::EmptyField => "TXT-6",
+            Self::InvalidFieldName
+            | Self::FieldNameTooLong
+            | Self::MissingEquals
+            | Self::EmptyValue
+            | Self::InvalidValue(_)
+            | Self::ReservedName => "TXT-7",
+            Self::InvalidId | Self::IdTooLong => "TXT-4",
+            Self::MissingId => "TXT-5",
+            Self::MissingRua => "RPT-3",
+            Self::InvalidUri(UriErrorKind::UnencodedReserved) => "RPT-4",
+            Self::InvalidUri(_) => "RPT-3",
+        }
+    }
+}
+
 /// Why a `rua` URI was refused (RFC 8460 §3, RFC 3986).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

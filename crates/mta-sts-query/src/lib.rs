@@ -1,0 +1,217 @@
+//! The `mta-sts-query` command: look up a domain's MTA-STS policy, or lint a policy file or TXT
+//! record offline. The binary's `main` only calls [`main`]; everything else is here so tests can
+//! reach it.
+#![forbid(unsafe_code)]
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use mta_sts_fetch::{FetchConfig, Roots, clients};
+use mta_sts_policy::{Severity, lint, lint_for_domain};
+use mta_sts_txt::{StsRecord, TLSRPT_VERSION, TlsRptRecord};
+use serde::Serialize;
+
+use cli::{Cli, Command, RootsArg, Verbosity};
+use query::{DiagnosticReport, discover, exit_code, lint_exit, render};
+
+mod cli;
+mod query;
+
+const EX_USAGE: u8 = 64;
+const EX_CONFIG: u8 = 78;
+
+/// Parses the command line, runs the command, and returns the exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let usage = e.use_stderr();
+            let _ = e.print();
+            return ExitCode::from(if usage { EX_USAGE } else { 0 });
+        }
+    };
+    init_logging(cli.verbosity);
+    let code = match &cli.command {
+        Some(Command::LintPolicy { file, domain }) => {
+            lint_policy(file, domain.as_deref(), cli.json)
+        }
+        Some(Command::LintTxt { record }) => Ok(lint_txt(record, cli.json)),
+        None => lookup(&cli),
+    };
+    match code {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("mta-sts-query: {e:#}");
+            ExitCode::from(EX_CONFIG)
+        }
+    }
+}
+
+fn init_logging(verbosity: Verbosity) {
+    let level = match verbosity {
+        Verbosity::Debug => tracing::Level::DEBUG,
+        Verbosity::Info => tracing::Level::INFO,
+        Verbosity::Warn => tracing::Level::WARN,
+        Verbosity::Error | Verbosity::Fatal => tracing::Level::ERROR,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+fn lookup(cli: &Cli) -> anyhow::Result<u8> {
+    let Some(domain) = cli.domain.as_deref() else {
+        eprintln!("mta-sts-query: a DOMAIN is required (see --help)");
+        return Ok(EX_USAGE);
+    };
+    let Some(domain) = normalize_domain(domain) else {
+        eprintln!("mta-sts-query: {domain:?} is not a domain name");
+        return Ok(EX_USAGE);
+    };
+    let mut config = FetchConfig::default()
+        .with_nameservers(cli.nameservers.clone())
+        .with_timeout(Duration::from_secs_f64(cli.timeout))
+        .with_https_port(cli.https_port)
+        .with_roots(match cli.roots {
+            RootsArg::Webpki => Roots::Webpki,
+            RootsArg::System => Roots::System,
+        });
+    for file in &cli.ca_files {
+        config = config.with_ca_file(file);
+    }
+    let (dns, https) = clients(&config).context("cannot set up DNS and HTTPS")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(discover(&dns, &https, &domain, cli.known_id.as_deref()));
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(exit_code(&report))
+}
+
+/// Lower-case A-labels without a trailing dot; U-labels are converted (IDNA). `None` if invalid.
+fn normalize_domain(domain: &str) -> Option<String> {
+    let trimmed = domain.trim().trim_end_matches('.');
+    let ascii = idna::domain_to_ascii(trimmed).ok()?;
+    let valid = !ascii.is_empty()
+        && ascii.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    valid.then_some(ascii)
+}
+
+#[derive(Serialize)]
+struct LintOutput<'a> {
+    source: &'a str,
+    valid: bool,
+    diagnostics: Vec<DiagnosticReport>,
+}
+
+fn lint_policy(file: &str, domain: Option<&str>, json: bool) -> anyhow::Result<u8> {
+    let body = if file == "-" {
+        let mut body = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut body)
+            .context("cannot read standard input")?;
+        body
+    } else {
+        std::fs::read(file).with_context(|| format!("cannot read {file}"))?
+    };
+    let diagnostics = match domain {
+        Some(domain) => lint_for_domain(&body, domain),
+        None => lint(&body),
+    };
+    let output = LintOutput {
+        source: file,
+        valid: !diagnostics.iter().any(|d| d.severity() == Severity::Error),
+        diagnostics: diagnostics
+            .iter()
+            .map(DiagnosticReport::from_lint)
+            .collect(),
+    };
+    print_lint(&output, json);
+    Ok(lint_exit(diagnostics.iter().map(|d| d.severity())))
+}
+
+fn lint_txt(record: &str, json: bool) -> u8 {
+    let bytes = record.as_bytes();
+    let result = if record.starts_with(TLSRPT_VERSION) {
+        TlsRptRecord::parse(bytes).map(|r| r.to_string())
+    } else {
+        StsRecord::parse(bytes).map(|r| r.to_string())
+    };
+    let (valid, diagnostics) = match &result {
+        Ok(_) => (true, Vec::new()),
+        Err(e) => (
+            false,
+            vec![DiagnosticReport {
+                line: None,
+                severity: "error".to_owned(),
+                rule: e.kind().rule(),
+                message: e.to_string(),
+            }],
+        ),
+    };
+    let output = LintOutput {
+        source: record,
+        valid,
+        diagnostics,
+    };
+    print_lint(&output, json);
+    if let (false, Ok(canonical)) = (json, &result) {
+        println!("valid: {canonical}");
+    }
+    if valid { 0 } else { 2 }
+}
+
+fn print_lint(output: &LintOutput<'_>, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(output).unwrap_or_default()
+        );
+        return;
+    }
+    for d in &output.diagnostics {
+        let at = d.line.map(|l| format!(":{l}")).unwrap_or_default();
+        println!(
+            "{}{at}: {} [{}]: {}",
+            output.source, d.severity, d.rule, d.message
+        );
+    }
+    if output.diagnostics.is_empty() {
+        println!("{}: no problems found", output.source);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_normalised() {
+        assert_eq!(
+            normalize_domain("Example.COM.").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            normalize_domain("bücher.example").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        assert_eq!(normalize_domain(""), None);
+        assert_eq!(normalize_domain("a..b"), None);
+        assert_eq!(normalize_domain("[192.0.2.1]"), None);
+    }
+}

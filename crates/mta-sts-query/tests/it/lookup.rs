@@ -1,0 +1,244 @@
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use mta_sts_testkit::{CertKind, HostConfig, PolicyServer, Response, TestCa, TestDns};
+use serde_json::Value;
+
+const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n";
+
+struct Kit {
+    dns: TestDns,
+    https: PolicyServer,
+    ca_file: PathBuf,
+    _ca: TestCa,
+}
+
+impl Kit {
+    async fn start() -> Self {
+        let ca = TestCa::new();
+        let dns = TestDns::start().await.unwrap();
+        let https = PolicyServer::start(&ca).await.unwrap();
+        let ca_file = std::env::temp_dir().join(format!(
+            "mta-sts-query-ca-{}-{}.pem",
+            std::process::id(),
+            https.addr().port()
+        ));
+        std::fs::write(&ca_file, ca.cert_pem()).unwrap();
+        Self {
+            dns,
+            https,
+            ca_file,
+            _ca: ca,
+        }
+    }
+
+    fn publish(&self, domain: &str, id: &str, cert: CertKind, response: Response) {
+        self.dns.add_txt(
+            &format!("_mta-sts.{domain}"),
+            &[format!("v=STSv1; id={id}").as_bytes()],
+        );
+        self.dns
+            .add_a(&format!("mta-sts.{domain}"), Ipv4Addr::LOCALHOST);
+        self.https
+            .set_host(&format!("mta-sts.{domain}"), HostConfig { cert, response });
+    }
+
+    /// Runs the binary with the kit's name server, CA and port, plus `args`.
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mta-sts-query"));
+        cmd.arg("--nameserver")
+            .arg(self.dns.addr().to_string())
+            .arg("--ca-file")
+            .arg(&self.ca_file)
+            .arg("--https-port")
+            .arg(self.https.addr().port().to_string())
+            .arg("--timeout")
+            .arg("3")
+            .args(args);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Kit {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ca_file);
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn valid_policy_report_and_json() {
+    let kit = Kit::start().await;
+    kit.publish(
+        "example.com",
+        "20240101",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
+    let out = kit.run(&["example.com"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("policy id    20240101"), "{text}");
+    assert!(text.contains("             mx: *.example.net"), "{text}");
+    assert!(
+        text.contains("result       valid: mode enforce, 2 mx patterns, cacheable for 7 days"),
+        "{text}"
+    );
+
+    let out = kit.run(&["--json", "Example.COM."]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["domain"], "example.com");
+    assert_eq!(v["result"], "valid");
+    assert_eq!(v["txt"]["id"], "20240101");
+    assert_eq!(v["txt"]["name"], "_mta-sts.example.com");
+    assert_eq!(
+        v["policy_url"],
+        "https://mta-sts.example.com/.well-known/mta-sts.txt"
+    );
+    assert_eq!(v["policy"]["mode"], "enforce");
+    assert_eq!(v["policy"]["max_age"], 604_800);
+    assert_eq!(
+        v["policy"]["mx"],
+        serde_json::json!(["mx1.example.com", "*.example.net"])
+    );
+    assert_eq!(v["failure"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn known_id_means_no_fetch() {
+    let kit = Kit::start().await;
+    kit.publish(
+        "example.com",
+        "20240101",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
+    let out = kit.run(&["--json", "example.com", "20240101"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["result"], "not_changed");
+    assert!(kit.https.requests("mta-sts.example.com").is_empty());
+    let out = kit.run(&["--json", "example.com", "19990101"]).await;
+    assert_eq!(json(&out)["result"], "valid");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_policy_exits_1() {
+    let kit = Kit::start().await;
+    kit.dns.add_txt("_mta-sts.spf.example", &[b"v=spf1 -all"]);
+    let out = kit.run(&["nothing.example"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("result       none: the domain has no MTA-STS policy"),
+        "{}",
+        stdout(&out)
+    );
+    let out = kit.run(&["--json", "spf.example"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["result"], "none");
+    assert_eq!(v["txt"]["records"], serde_json::json!(["v=spf1 -all"]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_exit_2_with_the_reason() {
+    let kit = Kit::start().await;
+    kit.publish(
+        "expired.example",
+        "a1",
+        CertKind::Expired,
+        Response::policy(ENFORCE),
+    );
+    let out = kit.run(&["--json", "expired.example"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_eq!(v["result"], "fetch_error");
+    assert_eq!(v["failure"]["stage"], "https");
+    assert_eq!(v["failure"]["result_type"], "sts-webpki-invalid");
+    assert!(
+        v["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("certificate for mta-sts.expired.example expired")
+    );
+
+    kit.publish(
+        "invalid.example",
+        "a1",
+        CertKind::Valid,
+        Response::policy("version: STSv1\r\nmode: enforce\r\nmax_age: 86400\r\n"),
+    );
+    let out = kit.run(&["invalid.example"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("error [POL-2]"), "{text}");
+    assert!(text.contains("fetch error (sts-policy-invalid)"), "{text}");
+
+    kit.publish(
+        "moved.example",
+        "a1",
+        CertKind::Valid,
+        Response::status(301),
+    );
+    let out = kit.run(&["moved.example"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).contains("redirects are not followed"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_and_configuration_errors() {
+    let kit = Kit::start().await;
+    let out = kit.run(&[]).await;
+    assert_eq!(out.status.code(), Some(64));
+    let out = Command::new(env!("CARGO_BIN_EXE_mta-sts-query"))
+        .args(["--timeout", "abc", "example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a number of seconds"));
+    let out = kit
+        .run(&["--ca-file", "/nonexistent/ca.pem", "example.com"])
+        .await;
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ca.pem"));
+    let out = kit.run(&["-v", "debug", "nothing.example"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("looking up TXT"));
+    let out = kit.run(&["--verbosity", "fatal", "nothing.example"]).await;
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn help_teaches() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mta-sts-query"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "KNOWN_ID",
+        "--nameserver",
+        "--json",
+        "lint-policy",
+        "lint-txt",
+        "EXIT STATUS",
+        "EXAMPLES",
+    ] {
+        assert!(text.contains(needle), "--help lacks {needle}:\n{text}");
+    }
+}
