@@ -145,7 +145,11 @@ impl PolicyClient {
             let addr = SocketAddr::new(ip, self.port);
             // Half the deadline per address, so one silent address leaves time for the next.
             match tokio::time::timeout(self.timeout / 2, TcpStream::connect(addr)).await {
-                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Ok(stream)) => {
+                    // The request is small and sent in pieces; Nagle would hold the last one back.
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
                 Ok(Err(e)) => last = Some(e),
                 Err(_) => {
                     last = Some(std::io::Error::new(

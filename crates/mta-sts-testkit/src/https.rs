@@ -364,6 +364,8 @@ async fn accept_loop(
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        // Small responses go out in several writes; without this, delayed ACKs add ~40 ms each.
+        let _ = tcp.set_nodelay(true);
         while connections.try_join_next().is_some() {}
         connections.spawn(serve_connection(
             tcp,
