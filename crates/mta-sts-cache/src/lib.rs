@@ -1,7 +1,7 @@
 //! The MTA-STS policy cache: what is stored ([`CachedPolicy`]), the interface the resolver uses
 //! ([`PolicyCache`]), and a bounded in-memory backend ([`MemoryCache`]).
 //!
-//! RFC 8461 §3.2: "Well-behaved clients SHOULD cache a policy for up to [max_age] from the last
+//! RFC 8461 §3.2: "Well-behaved clients SHOULD cache a policy for up to \[max_age\] from the last
 //! policy fetch time"; §10: MTA-STS protects a domain only once a policy has been cached (trust on
 //! first use). The cache is what makes the protection last.
 //!
