@@ -282,3 +282,54 @@ async fn txt_11_cname_followed_policy_from_the_original_domain() {
     assert_eq!(w.kit.requests("user.example"), 1);
     assert_eq!(w.kit.https.requests("mta-sts.provider.example").len(), 0);
 }
+
+#[tokio::test]
+async fn cache_5_no_alert_for_a_failing_mode_none_policy() {
+    let w = world().await;
+    w.publish("enforce.example", "a1", ENFORCE);
+    w.publish("none.example", "n1", NONE);
+    w.lookup("enforce.example").await;
+    w.lookup("none.example").await;
+    for domain in ["_mta-sts.enforce.example", "_mta-sts.none.example"] {
+        w.kit.dns.set_behavior(domain, DnsBehavior::ServFail);
+    }
+    w.clock.advance(61);
+    assert!(w.lookup("enforce.example").await.should_alert());
+    let none = w.lookup("none.example").await;
+    assert!(none.failure().is_some() && !none.should_alert());
+}
+
+#[tokio::test]
+async fn cache_9_new_id_old_body_is_cached_under_the_new_id() {
+    let w = world().await;
+    w.publish("example.com", "a1", ENFORCE);
+    w.lookup("example.com").await;
+    w.kit.dns.clear("_mta-sts.example.com");
+    w.kit
+        .dns
+        .add_txt("_mta-sts.example.com", &[b"v=STSv1; id=b2"]);
+    w.clock.advance(61);
+    assert!(matches!(w.lookup("example.com").await, Outcome::Fetched(_)));
+    let stored = w.cache.get("example.com").await.unwrap().unwrap();
+    assert_eq!((stored.id().as_str(), stored.fetched_at()), ("b2", T0 + 61));
+}
+
+#[tokio::test]
+async fn fetch_12_body_must_be_utf8() {
+    let w = world().await;
+    let mut body = ENFORCE.as_bytes().to_vec();
+    body.extend_from_slice(b"note: \xff\r\n");
+    let response = Response {
+        body,
+        ..Response::policy("")
+    };
+    w.kit
+        .publish("latin1.example", "a1", CertKind::Valid, response);
+    let Outcome::Failure(f) = w.lookup("latin1.example").await else {
+        panic!()
+    };
+    assert_eq!(
+        (f.stage(), f.result_type()),
+        (Stage::Policy, ResultType::StsPolicyInvalid)
+    );
+}

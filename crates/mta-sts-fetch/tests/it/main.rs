@@ -10,3 +10,5 @@ mod discovery;
 mod hostile;
 // HTTPS through a CONNECT proxy.
 mod proxy;
+// FETCH-7: the TLS versions offered and refused.
+mod tls_version;
