@@ -54,6 +54,8 @@ pub struct FetchConfig {
     pub proxy: Proxy,
     /// The User-Agent header.
     pub user_agent: String,
+    /// Offer HTTP/2 by ALPN (default); when false, only HTTP/1.1 is offered.
+    pub http2: bool,
 }
 
 impl Default for FetchConfig {
@@ -68,6 +70,7 @@ impl Default for FetchConfig {
             max_body: 64 * 1024,
             proxy: Proxy::FromEnv,
             user_agent: concat!("mta-sts-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
+            http2: true,
         }
     }
 }
@@ -112,6 +115,12 @@ impl FetchConfig {
     /// Sets the body size limit.
     pub fn with_max_body(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
+        self
+    }
+
+    /// Offers HTTP/2 or only HTTP/1.1.
+    pub fn with_http2(mut self, enabled: bool) -> Self {
+        self.http2 = enabled;
         self
     }
 

@@ -46,7 +46,11 @@ pub(crate) fn client_config(config: &FetchConfig) -> Result<Arc<ClientConfig>, C
         .map_err(|e| ConfigError::Tls(Box::new(e)))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    tls.alpn_protocols = if config.http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(Arc::new(tls))
 }
 

@@ -10,6 +10,7 @@
 //!   a certificate ([`CertKind`]) and a canned [`Response`] by SNI host name, and records every request.
 //!   Responses can be delayed, trickled, chunked, announce a wrong `Content-Length`, or hang.
 //! - [`SilentServer`]: a TCP port that accepts connections and then says nothing.
+//! - [`ConnectProxy`]: an HTTP CONNECT proxy that tunnels to the policy server and counts tunnels.
 //!
 //! # Design
 //!
@@ -57,12 +58,14 @@
 pub use dns::{DnsBehavior, TestDns};
 pub use https::{HostConfig, PolicyServer, RecordedRequest, Response};
 pub use pki::{CertKind, TestCa};
+pub use proxy::ConnectProxy;
 pub use silent::SilentServer;
 
 mod body;
 mod dns;
 mod https;
 mod pki;
+mod proxy;
 mod silent;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

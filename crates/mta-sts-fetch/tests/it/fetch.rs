@@ -268,3 +268,71 @@ async fn policy_host_via_cname() {
         Some("mta-sts.user.example")
     );
 }
+
+/// The same checks over HTTP/1.1 (ALPN without h2): chunked bodies, Content-Length, redirects.
+#[tokio::test]
+async fn http1_path() {
+    let kit = Kit::start().await;
+    let (_, https) = mta_sts_fetch::clients(&kit.config(T).with_http2(false)).unwrap();
+    kit.host("example.com", CertKind::Valid, Response::policy(ENFORCE));
+    assert_eq!(
+        https.fetch("example.com").await.unwrap(),
+        ENFORCE.as_bytes()
+    );
+    let r = &kit.https.requests("mta-sts.example.com")[0];
+    assert_eq!(r.http_version, "HTTP/1.1");
+    assert_eq!(r.header("host"), Some("mta-sts.example.com"));
+    kit.host(
+        "chunked.example",
+        CertKind::Valid,
+        Response {
+            chunked: true,
+            ..Response::policy(ENFORCE)
+        },
+    );
+    assert_eq!(
+        https.fetch("chunked.example").await.unwrap(),
+        ENFORCE.as_bytes()
+    );
+    let big = "x".repeat(65_537);
+    kit.host(
+        "big.example",
+        CertKind::Valid,
+        Response {
+            chunked: true,
+            ..Response::policy(&big)
+        },
+    );
+    assert!(matches!(
+        https.fetch("big.example").await.unwrap_err(),
+        FetchError::TooLarge { .. }
+    ));
+    kit.host(
+        "huge.example",
+        CertKind::Valid,
+        Response {
+            content_length: Some(10_000_000),
+            ..Response::policy(ENFORCE)
+        },
+    );
+    assert!(matches!(
+        https.fetch("huge.example").await.unwrap_err(),
+        FetchError::TooLarge { .. }
+    ));
+    kit.host("moved.example", CertKind::Valid, Response::status(302));
+    assert!(matches!(
+        https.fetch("moved.example").await.unwrap_err(),
+        FetchError::Redirect { status: 302, .. }
+    ));
+    let trickle = Response {
+        trickle: Some((1, Duration::from_millis(100))),
+        ..Response::policy(ENFORCE)
+    };
+    kit.host("slow.example", CertKind::Valid, trickle);
+    let (_, short) =
+        mta_sts_fetch::clients(&kit.config(Duration::from_secs(1)).with_http2(false)).unwrap();
+    assert!(matches!(
+        short.fetch("slow.example").await.unwrap_err(),
+        FetchError::Timeout(_)
+    ));
+}

@@ -2,7 +2,9 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use mta_sts_testkit::{CertKind, HostConfig, PolicyServer, Response, TestCa, TestDns};
+use mta_sts_testkit::{
+    CertKind, ConnectProxy, HostConfig, PolicyServer, Response, TestCa, TestDns,
+};
 use serde_json::Value;
 
 const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n";
@@ -46,7 +48,16 @@ impl Kit {
 
     /// Runs the binary with the kit's name server, CA and port, plus `args`.
     async fn run(&self, args: &[&str]) -> Output {
+        self.run_with_env(args, &[]).await
+    }
+
+    /// Like `run`, with these environment variables (and no proxy settings inherited).
+    async fn run_with_env(&self, args: &[&str], env: &[(&str, String)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mta-sts-query"));
+        for var in ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.arg("--nameserver")
             .arg(self.dns.addr().to_string())
             .arg("--ca-file")
@@ -241,4 +252,41 @@ fn help_teaches() {
     ] {
         assert!(text.contains(needle), "--help lacks {needle}:\n{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_proxy_from_the_environment() {
+    let kit = Kit::start().await;
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
+    kit.publish(
+        "direct.example",
+        "d1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
+    let proxy = ConnectProxy::start(kit.https.addr(), false).await.unwrap();
+    let env = [
+        ("HTTPS_PROXY", format!("http://{}", proxy.addr())),
+        ("NO_PROXY", "direct.example".to_owned()),
+    ];
+    let out = kit.run_with_env(&["--json", "example.com"], &env).await;
+    assert_eq!(
+        json(&out)["result"],
+        "valid",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(proxy.tunnels(), 1);
+    let out = kit.run_with_env(&["--json", "direct.example"], &env).await;
+    assert_eq!(json(&out)["result"], "valid");
+    assert_eq!(proxy.tunnels(), 1, "NO_PROXY hosts go direct");
+    let bad = [("HTTPS_PROXY", "socks5://127.0.0.1:1".to_owned())];
+    let out = kit.run_with_env(&["example.com"], &bad).await;
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("proxy URL"));
 }
