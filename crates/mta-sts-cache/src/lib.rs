@@ -34,8 +34,17 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | (none) | | Only the in-memory backend so far. |
+//! | `sqlite` | no | [`SqliteCache`]: the embedded persistent store, in postfix-mta-sts-resolver's layout (rusqlite, bundled SQLite) |
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "__json")]
+mod json;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteCache;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -108,6 +117,29 @@ pub enum CacheError {
     /// The backend could not be reached or answered with an error.
     #[error("cache backend unavailable: {0}")]
     Unavailable(Box<dyn std::error::Error + Send + Sync>),
+    /// A stored entry cannot be read back (not JSON, not a valid policy, bad id).
+    #[error("corrupt cache entry: {0}")]
+    Corrupt(String),
+    /// The store could not be opened (missing directory, read-only or corrupt file, wrong schema).
+    #[error("cannot open cache {path}: {reason}")]
+    Open {
+        /// The file or address.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One page of [`PolicyCache::scan`]: entries in domain order after the cursor.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ScanPage {
+    /// The entries of this page.
+    pub entries: Vec<(String, Arc<CachedPolicy>)>,
+    /// Entries on this page that could not be read (corrupt), skipped.
+    pub skipped: usize,
+    /// The cursor for the next page, or `None` when the scan is complete.
+    pub next: Option<String>,
 }
 
 /// Where policies are kept between lookups. Keys are policy domains: lower-case A-labels without a
@@ -129,6 +161,20 @@ pub trait PolicyCache: Send + Sync {
 
     /// Forgets `domain`.
     fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
+
+    /// Up to `limit` entries whose domain sorts after `after` (all when `None`), for proactive
+    /// refresh; pass the returned [`ScanPage::next`] to resume.
+    fn scan<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, CacheError>>;
+
+    /// When the last complete proactive refresh finished (Unix seconds), if ever.
+    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>>;
+
+    /// Records that a complete proactive refresh finished at `at`.
+    fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>>;
 }
 
 impl<C: PolicyCache + ?Sized> PolicyCache for Arc<C> {
@@ -150,6 +196,22 @@ impl<C: PolicyCache + ?Sized> PolicyCache for Arc<C> {
     fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
         (**self).remove(domain)
     }
+
+    fn scan<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
+        (**self).scan(after, limit)
+    }
+
+    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>> {
+        (**self).last_refresh()
+    }
+
+    fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
+        (**self).set_last_refresh(at)
+    }
 }
 
 /// A bounded in-memory cache (postfix-mta-sts-resolver's `internal`, default size 10000).
@@ -160,6 +222,7 @@ impl<C: PolicyCache + ?Sized> PolicyCache for Arc<C> {
 pub struct MemoryCache {
     capacity: usize,
     entries: Mutex<HashMap<String, Arc<CachedPolicy>>>,
+    last_refresh: Mutex<Option<u64>>,
 }
 
 impl MemoryCache {
@@ -168,6 +231,7 @@ impl MemoryCache {
         Self {
             capacity: capacity.max(1),
             entries: Mutex::new(HashMap::new()),
+            last_refresh: Mutex::new(None),
         }
     }
 
@@ -225,6 +289,39 @@ impl PolicyCache for MemoryCache {
 
     fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
         self.lock().remove(domain);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn scan<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
+        let limit = limit.max(1);
+        let mut entries: Vec<(String, Arc<CachedPolicy>)> = self
+            .lock()
+            .iter()
+            .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let more = entries.len() > limit;
+        entries.truncate(limit);
+        let next = more.then(|| entries.last().map(|e| e.0.clone())).flatten();
+        Box::pin(std::future::ready(Ok(ScanPage {
+            entries,
+            skipped: 0,
+            next,
+        })))
+    }
+
+    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>> {
+        let at = *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner());
+        Box::pin(std::future::ready(Ok(at)))
+    }
+
+    fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
+        *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
         Box::pin(std::future::ready(Ok(())))
     }
 }

@@ -1,0 +1,207 @@
+//! SQLite, in postfix-mta-sts-resolver's layout, so either program can read what the other wrote.
+//!
+//! ```sql
+//! CREATE TABLE sts_policy_cache (domain TEXT, ts INTEGER, pol_id TEXT, pol_body TEXT);
+//! CREATE UNIQUE INDEX sts_policy_domain ON sts_policy_cache (domain);
+//! CREATE INDEX sts_policy_domain_ts ON sts_policy_cache (domain, ts);
+//! CREATE TABLE proactive_fetch_ts (id INTEGER PRIMARY KEY, last_fetch_ts INTEGER);
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::json::{from_json, to_json};
+use crate::{BoxFuture, CacheError, CachedPolicy, PolicyCache, ScanPage};
+
+/// A policy cache in a SQLite file (WAL journal). Blocking SQLite calls run on tokio's blocking pool,
+/// never on the async worker threads; a committed write survives `kill -9`.
+#[derive(Debug, Clone)]
+pub struct SqliteCache {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> CacheError {
+    CacheError::Unavailable(Box::new(e))
+}
+
+impl SqliteCache {
+    /// Opens (creating if needed) the cache at `path`. Errors say what is wrong with the file: not
+    /// writable, not a database, or a table of another shape.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, CacheError> {
+        let path = path.as_ref().to_path_buf();
+        let open_error = |e: rusqlite::Error| CacheError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let conn = Connection::open(&path).map_err(open_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_error)?;
+        // Read as a query: the pragma returns the mode now in force.
+        let _: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+            .map_err(open_error)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS sts_policy_cache (domain TEXT, ts INTEGER, pol_id TEXT, pol_body TEXT);
+             CREATE UNIQUE INDEX IF NOT EXISTS sts_policy_domain ON sts_policy_cache (domain);
+             CREATE INDEX IF NOT EXISTS sts_policy_domain_ts ON sts_policy_cache (domain, ts);
+             CREATE TABLE IF NOT EXISTS proactive_fetch_ts (id INTEGER PRIMARY KEY, last_fetch_ts INTEGER);",
+        )
+        .map_err(open_error)?;
+        // Fail now, not at the first lookup, if the file is read-only or the tables differ.
+        conn.execute_batch("BEGIN IMMEDIATE; SELECT domain, ts, pol_id, pol_body FROM sts_policy_cache LIMIT 0; ROLLBACK;")
+            .map_err(open_error)?;
+        Ok(Self {
+            path,
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, CacheError> + Send + 'static,
+    ) -> Result<T, CacheError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&conn)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+fn row_to_entry(ts: i64, id: String, body: String) -> Result<Arc<CachedPolicy>, CacheError> {
+    let policy = from_json(&body)?;
+    let id = id
+        .parse()
+        .map_err(|e| CacheError::Corrupt(format!("stored policy id {id:?}: {e}")))?;
+    let fetched_at =
+        u64::try_from(ts).map_err(|_| CacheError::Corrupt(format!("negative timestamp {ts}")))?;
+    Ok(Arc::new(CachedPolicy::new(policy, id, fetched_at)))
+}
+
+impl PolicyCache for SqliteCache {
+    fn get<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
+        let domain = domain.to_owned();
+        Box::pin(self.run(move |conn| {
+            let row = conn
+                .query_row(
+                    "SELECT ts, pol_id, pol_body FROM sts_policy_cache WHERE domain = ?1",
+                    params![domain],
+                    |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, String>(2)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(unavailable)?;
+            row.map(|(ts, id, body)| row_to_entry(ts, id, body))
+                .transpose()
+        }))
+    }
+
+    fn put<'a>(
+        &'a self,
+        domain: &'a str,
+        entry: Arc<CachedPolicy>,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        let domain = domain.to_owned();
+        Box::pin(self.run(move |conn| {
+            let ts = i64::try_from(entry.fetched_at()).unwrap_or(i64::MAX);
+            conn.execute(
+                "INSERT INTO sts_policy_cache (domain, ts, pol_id, pol_body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (domain) DO UPDATE SET ts = excluded.ts, pol_id = excluded.pol_id, pol_body = excluded.pol_body
+                 WHERE sts_policy_cache.ts <= excluded.ts",
+                params![domain, ts, entry.id().as_str(), to_json(entry.policy())],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        }))
+    }
+
+    fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        let domain = domain.to_owned();
+        Box::pin(self.run(move |conn| {
+            conn.execute(
+                "DELETE FROM sts_policy_cache WHERE domain = ?1",
+                params![domain],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        }))
+    }
+
+    fn scan<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
+        let after = after.unwrap_or_default().to_owned();
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        Box::pin(self.run(move |conn| {
+            let mut stmt = conn
+                .prepare("SELECT domain, ts, pol_id, pol_body FROM sts_policy_cache WHERE domain > ?1 ORDER BY domain LIMIT ?2")
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![after, limit], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?, row.get::<_, String>(3)?))
+                })
+                .map_err(unavailable)?;
+            let mut page = ScanPage::default();
+            for row in rows {
+                let (domain, ts, id, body) = row.map_err(unavailable)?;
+                page.next = Some(domain.clone());
+                // One bad row must not stop a proactive refresh of the others.
+                match row_to_entry(ts, id, body) {
+                    Ok(entry) => page.entries.push((domain, entry)),
+                    Err(_) => page.skipped += 1,
+                }
+            }
+            if page.entries.len() + page.skipped < usize::try_from(limit).unwrap_or(usize::MAX) {
+                page.next = None;
+            }
+            Ok(page)
+        }))
+    }
+
+    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>> {
+        Box::pin(self.run(|conn| {
+            let ts: Option<i64> = conn
+                .query_row(
+                    "SELECT last_fetch_ts FROM proactive_fetch_ts WHERE id = 1",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            Ok(ts.and_then(|t| u64::try_from(t).ok()))
+        }))
+    }
+
+    fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
+        Box::pin(self.run(move |conn| {
+            let ts = i64::try_from(at).unwrap_or(i64::MAX);
+            conn.execute(
+                "INSERT INTO proactive_fetch_ts (id, last_fetch_ts) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET last_fetch_ts = excluded.last_fetch_ts",
+                params![ts],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        }))
+    }
+}

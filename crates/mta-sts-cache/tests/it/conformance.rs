@@ -1,0 +1,159 @@
+use std::sync::Arc;
+
+use mta_sts_cache::{CachedPolicy, MemoryCache, PolicyCache, SqliteCache};
+
+pub(crate) fn entry(id: &str, fetched_at: u64, mx: &str) -> Arc<CachedPolicy> {
+    let body = format!("version: STSv1\nmode: enforce\nmx: {mx}\nmax_age: 86400\n");
+    Arc::new(CachedPolicy::new(
+        body.parse().unwrap(),
+        id.parse().unwrap(),
+        fetched_at,
+    ))
+}
+
+pub(crate) fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mta-sts-cache-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("cache.db")
+}
+
+/// Every backend must pass this.
+async fn suite(cache: &dyn PolicyCache) {
+    // get / put / ordering
+    assert!(cache.get("example.com").await.unwrap().is_none());
+    cache
+        .put("example.com", entry("a1", 1000, "mx.example.com"))
+        .await
+        .unwrap();
+    let got = cache.get("example.com").await.unwrap().unwrap();
+    assert_eq!((got.id().as_str(), got.fetched_at()), ("a1", 1000));
+    assert!(got.policy().matches_mx("mx.example.com"));
+    cache
+        .put("example.com", entry("b2", 2000, "mx2.example.com"))
+        .await
+        .unwrap();
+    cache
+        .put("example.com", entry("old", 1500, "old.example.com"))
+        .await
+        .unwrap();
+    let got = cache.get("example.com").await.unwrap().unwrap();
+    assert_eq!(
+        got.id().as_str(),
+        "b2",
+        "an older entry never overwrites a newer one"
+    );
+    // large entries and odd domains
+    let many: String = (0..500)
+        .map(|i| format!("mx: m{i}.example.net\n"))
+        .collect();
+    let big: mta_sts_policy::Policy =
+        format!("version: STSv1\nmode: testing\n{many}max_age: 604800\nnote: caf\u{e9}\n")
+            .parse()
+            .unwrap();
+    let big = Arc::new(CachedPolicy::new(big, "big".parse().unwrap(), 3000));
+    for domain in ["xn--bcher-kva.example", "a-b.c_d.example", "x.example."] {
+        cache.put(domain, big.clone()).await.unwrap();
+        assert_eq!(
+            cache.get(domain).await.unwrap().unwrap().policy(),
+            big.policy(),
+            "{domain}"
+        );
+    }
+    // scan, resumable, in domain order
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = cache.scan(cursor.as_deref(), 2).await.unwrap();
+        assert!(page.entries.len() <= 2);
+        seen.extend(page.entries.iter().map(|(d, _)| d.clone()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "a-b.c_d.example",
+            "example.com",
+            "x.example.",
+            "xn--bcher-kva.example"
+        ]
+    );
+    // remove
+    cache.remove("example.com").await.unwrap();
+    assert!(cache.get("example.com").await.unwrap().is_none());
+    cache.remove("never.example").await.unwrap();
+    // metadata
+    assert_eq!(cache.last_refresh().await.unwrap(), None);
+    cache.set_last_refresh(1_700_000_000).await.unwrap();
+    cache.set_last_refresh(1_700_000_100).await.unwrap();
+    assert_eq!(cache.last_refresh().await.unwrap(), Some(1_700_000_100));
+}
+
+/// Concurrent writers of one domain: the newest fetch wins whatever the interleaving.
+async fn concurrent_writers(cache: Arc<dyn PolicyCache>) {
+    let writers: Vec<_> = (0..16u64)
+        .map(|i| {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                cache
+                    .put(
+                        "race.example",
+                        entry(&format!("id{i}"), 10_000 + i, "mx.example.com"),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        cache
+            .get("race.example")
+            .await
+            .unwrap()
+            .unwrap()
+            .id()
+            .as_str(),
+        "id15"
+    );
+}
+
+#[tokio::test]
+async fn memory_backend() {
+    suite(&MemoryCache::new(100)).await;
+    concurrent_writers(Arc::new(MemoryCache::new(100))).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_backend() {
+    let path = temp_db("suite");
+    suite(&SqliteCache::open(&path).unwrap()).await;
+    concurrent_writers(Arc::new(SqliteCache::open(temp_db("race")).unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_survives_reopen() {
+    let path = temp_db("reopen");
+    {
+        let cache = SqliteCache::open(&path).unwrap();
+        cache
+            .put("example.com", entry("a1", 1000, "mx.example.com"))
+            .await
+            .unwrap();
+    }
+    let cache = SqliteCache::open(&path).unwrap();
+    assert_eq!(
+        cache
+            .get("example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id()
+            .as_str(),
+        "a1"
+    );
+}

@@ -1,0 +1,6 @@
+//! mta-sts-cache backends: one conformance suite for every backend, and layout compatibility.
+
+// The same behaviour from every backend.
+mod conformance;
+// SQLite files in postfix-mta-sts-resolver's exact layout, both ways; faults at open.
+mod sqlite_compat;

@@ -1,0 +1,127 @@
+use mta_sts_cache::{CacheError, PolicyCache, SqliteCache};
+use rusqlite::Connection;
+
+use crate::conformance::{entry, temp_db};
+
+/// What postfix-mta-sts-resolver creates and writes (its SQLite cache), reproduced with plain SQL.
+fn python_store(path: &std::path::Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL;
+         CREATE TABLE IF NOT EXISTS sts_policy_cache (domain text, ts integer, pol_id text, pol_body text);
+         CREATE UNIQUE INDEX IF NOT EXISTS sts_policy_domain ON sts_policy_cache (domain);
+         CREATE INDEX IF NOT EXISTS sts_policy_domain_ts ON sts_policy_cache (domain, ts);
+         CREATE TABLE IF NOT EXISTS proactive_fetch_ts (id integer primary key, last_fetch_ts integer);",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO sts_policy_cache (domain, ts, pol_id, pol_body) VALUES (?1, ?2, ?3, ?4)",
+        rusqlite::params![
+            "example.org",
+            1_700_000_000i64,
+            "20240101T000000",
+            r#"{"version": "STSv1", "mode": "enforce", "mx": ["mail.example.org", "*.example.net"], "max_age": 604800}"#
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO proactive_fetch_ts (id, last_fetch_ts) VALUES (1, 1699999999)",
+        [],
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_a_store_written_by_postfix_mta_sts_resolver() {
+    let path = temp_db("python");
+    python_store(&path);
+    let cache = SqliteCache::open(&path).unwrap();
+    let got = cache
+        .get("example.org")
+        .await
+        .unwrap()
+        .expect("the learned policy is kept");
+    assert_eq!(got.id().as_str(), "20240101T000000");
+    assert_eq!(got.fetched_at(), 1_700_000_000);
+    assert!(got.policy().matches_mx("mx1.example.net"));
+    assert_eq!(cache.last_refresh().await.unwrap(), Some(1_699_999_999));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_what_postfix_mta_sts_resolver_reads() {
+    let path = temp_db("ours");
+    let cache = SqliteCache::open(&path).unwrap();
+    cache
+        .put("example.com", entry("a1", 1_700_000_000, "mx.example.com"))
+        .await
+        .unwrap();
+    cache.set_last_refresh(1_700_000_500).await.unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let (ts, id, body): (i64, String, String) = conn
+        .query_row(
+            "SELECT ts, pol_id, pol_body FROM sts_policy_cache WHERE domain = 'example.com'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((ts, id.as_str()), (1_700_000_000, "a1"));
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"version": "STSv1", "mode": "enforce", "mx": ["mx.example.com"], "max_age": 86400})
+    );
+    let last: i64 = conn
+        .query_row(
+            "SELECT last_fetch_ts FROM proactive_fetch_ts WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(last, 1_700_000_500);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_row_is_an_error_not_a_policy() {
+    let path = temp_db("corrupt-row");
+    python_store(&path);
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE sts_policy_cache SET pol_body = '{\"mode\": \"enforce\"}'",
+            [],
+        )
+        .unwrap();
+    let cache = SqliteCache::open(&path).unwrap();
+    assert!(matches!(
+        cache.get("example.org").await,
+        Err(CacheError::Corrupt(_))
+    ));
+    let page = cache.scan(None, 10).await.unwrap();
+    assert_eq!((page.entries.len(), page.skipped), (0, 1));
+}
+
+#[test]
+fn unusable_files_give_a_clear_error_at_open() {
+    let garbage = temp_db("garbage");
+    std::fs::write(
+        &garbage,
+        b"this is not a database, just text that is long enough to look like one....",
+    )
+    .unwrap();
+    let err = SqliteCache::open(&garbage).unwrap_err();
+    assert!(
+        matches!(&err, CacheError::Open { path, .. } if path.ends_with("cache.db")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not a database"), "{err}");
+
+    let missing = std::path::Path::new("/nonexistent-dir/cache.db");
+    assert!(matches!(
+        SqliteCache::open(missing),
+        Err(CacheError::Open { .. })
+    ));
+}
