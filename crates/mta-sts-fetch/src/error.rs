@@ -191,9 +191,14 @@ pub enum ConfigError {
     /// TLS configuration failed.
     #[error("tls configuration: {0}")]
     Tls(Source),
-    /// The proxy URL is not `http://host:port` or `https://host:port`.
-    #[error("proxy URL {0:?} is not of the form http://[user:password@]host:port")]
+    /// The proxy URL is not `http://[user:password@]host:port`.
+    #[error(
+        "proxy URL {0:?} is not of the form http://[user:password@]host:port (HTTPS and SOCKS proxies are not supported)"
+    )]
     ProxyUrl(String),
+    /// The User-Agent contains characters a header cannot carry.
+    #[error("User-Agent {0:?} is not a valid header value")]
+    UserAgent(String),
 }
 
 fn seconds(d: Duration) -> String {

@@ -62,6 +62,9 @@ impl Drop for AbortOnDrop {
 impl PolicyClient {
     /// A client using `dns` to resolve policy hosts.
     pub fn new(config: &FetchConfig, dns: DnsClient) -> Result<Self, ConfigError> {
+        if http::HeaderValue::from_str(&config.user_agent).is_err() {
+            return Err(ConfigError::UserAgent(config.user_agent.clone()));
+        }
         Ok(Self {
             dns,
             tls: client_config(config)?,
@@ -104,7 +107,7 @@ impl PolicyClient {
             let uri = format!("https://{host}{path}");
             (
                 sender
-                    .send_request(self.request(&uri, None))
+                    .send_request(self.request(&uri, None)?)
                     .await
                     .map_err(http_error)?,
                 conn,
@@ -118,7 +121,7 @@ impl PolicyClient {
             }));
             (
                 sender
-                    .send_request(self.request(path, Some(&host)))
+                    .send_request(self.request(path, Some(&host))?)
                     .await
                     .map_err(http_error)?,
                 conn,
@@ -127,7 +130,7 @@ impl PolicyClient {
         self.read_policy(response).await
     }
 
-    fn request(&self, uri: &str, host: Option<&str>) -> Request<Empty<Bytes>> {
+    fn request(&self, uri: &str, host: Option<&str>) -> Result<Request<Empty<Bytes>>, FetchError> {
         let mut builder = Request::get(uri)
             .header(USER_AGENT, &self.user_agent)
             // FETCH-4: no conditional request, and no cached copy from a proxy either.
@@ -135,7 +138,9 @@ impl PolicyClient {
         if let Some(host) = host {
             builder = builder.header(HOST, host);
         }
-        builder.body(Empty::new()).unwrap_or_default()
+        builder
+            .body(Empty::new())
+            .map_err(|e| FetchError::Http(Box::new(e)))
     }
 
     async fn connect(&self, host: &str) -> Result<TcpStream, FetchError> {

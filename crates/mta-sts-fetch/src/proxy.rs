@@ -39,7 +39,10 @@ impl ProxySettings {
     /// `http://[user:password@]host:port` (the scheme may be omitted).
     pub(crate) fn parse(url: &str, no_proxy: &str) -> Result<Self, ConfigError> {
         let bad = || ConfigError::ProxyUrl(url.to_owned());
-        let rest = url.strip_prefix("http://").unwrap_or(url);
+        let rest = match url.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("http://") => &url[7..],
+            _ => url,
+        };
         if rest.contains("://") {
             return Err(bad());
         }
@@ -56,7 +59,11 @@ impl ProxySettings {
         }
         let no_proxy = no_proxy
             .split(',')
-            .map(|s| s.trim().trim_start_matches('.').to_ascii_lowercase())
+            .map(|s| {
+                let s = s.trim();
+                let s = s.strip_prefix("*.").unwrap_or(s);
+                s.trim_start_matches('.').to_ascii_lowercase()
+            })
             .filter(|s| !s.is_empty())
             .collect();
         Ok(Self {
@@ -85,6 +92,7 @@ impl ProxySettings {
         let mut stream = TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| FetchError::Proxy(format!("connect to {proxy}: {e}")))?;
+        let _ = stream.set_nodelay(true);
         let mut request = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
         if let Some(auth) = &self.authorization {
             request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
@@ -96,7 +104,7 @@ impl ProxySettings {
             .map_err(|e| FetchError::Proxy(format!("{proxy}: {e}")))?;
         // Read the response head byte by byte so no byte of the TLS stream is consumed.
         let mut head = Vec::with_capacity(256);
-        while !head.ends_with(b"\r\n\r\n") {
+        while !(head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n")) {
             if head.len() >= 8192 {
                 return Err(FetchError::Proxy(format!(
                     "{proxy}: response head over 8192 bytes"
@@ -152,6 +160,7 @@ mod tests {
         assert_eq!((p.host.as_str(), p.port), ("proxy.example", 3128));
         assert_eq!(p.authorization.as_deref(), Some("Basic dXNlcjpwYXNz"));
         assert!(ProxySettings::parse("proxy.example:3128", "").is_ok());
+        assert!(ProxySettings::parse("HTTP://proxy.example:3128", "").is_ok());
         assert!(ProxySettings::parse("socks5://proxy.example:1080", "").is_err());
         assert!(ProxySettings::parse("http://proxy.example", "").is_err());
     }
@@ -163,6 +172,11 @@ mod tests {
         assert!(p.bypasses("example.com"));
         assert!(p.bypasses("mta-sts.corp.internal"));
         assert!(!p.bypasses("mta-sts.badexample.com"));
+        assert!(
+            ProxySettings::parse("http://p:1", "*.corp.example")
+                .unwrap()
+                .bypasses("mta-sts.corp.example")
+        );
         assert!(
             ProxySettings::parse("http://p:1", "*")
                 .unwrap()

@@ -98,11 +98,17 @@ fn lookup(cli: &Cli) -> anyhow::Result<u8> {
     Ok(exit_code(&report))
 }
 
-/// Lower-case A-labels without a trailing dot; U-labels are converted (IDNA). `None` if invalid.
+/// Lower-case A-labels without a trailing dot; U-labels are converted (IDNA). `None` for anything
+/// that is not a domain name: empty labels, over 253 octets, IP addresses.
 fn normalize_domain(domain: &str) -> Option<String> {
-    let trimmed = domain.trim().trim_end_matches('.');
+    let trimmed = domain.trim();
+    let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
+    if trimmed.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
     let ascii = idna::domain_to_ascii(trimmed).ok()?;
     let valid = !ascii.is_empty()
+        && ascii.len() <= 253
         && ascii.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
@@ -130,7 +136,13 @@ fn lint_policy(file: &str, domain: Option<&str>, json: bool) -> anyhow::Result<u
         std::fs::read(file).with_context(|| format!("cannot read {file}"))?
     };
     let diagnostics = match domain {
-        Some(domain) => lint_for_domain(&body, domain),
+        Some(domain) => {
+            let Some(domain) = normalize_domain(domain) else {
+                eprintln!("mta-sts-query: {domain:?} is not a domain name");
+                return Ok(EX_USAGE);
+            };
+            lint_for_domain(&body, &domain)
+        }
         None => lint(&body),
     };
     let output = LintOutput {
@@ -213,5 +225,11 @@ mod tests {
         assert_eq!(normalize_domain(""), None);
         assert_eq!(normalize_domain("a..b"), None);
         assert_eq!(normalize_domain("[192.0.2.1]"), None);
+        assert_eq!(normalize_domain("192.0.2.1"), None);
+        assert_eq!(normalize_domain("example.com.."), None);
+        assert_eq!(
+            normalize_domain(&format!("{}.example", "a.".repeat(130))),
+            None
+        );
     }
 }

@@ -66,6 +66,9 @@ pub(crate) struct Memo {
     pub(crate) failures: Expiring<(String, PolicyId), Failure>,
     /// Domains with a background refresh running.
     pub(crate) refreshing: HashSet<String>,
+    /// Domain → a refresh was started; no other until the deadline, so a failing refresh does not
+    /// turn every lookup into a DNS query.
+    pub(crate) refreshed: Expiring<String, ()>,
     capacity: usize,
 }
 
@@ -76,13 +79,22 @@ impl Memo {
             no_policy: Expiring::new(capacity),
             failures: Expiring::new(capacity),
             refreshing: HashSet::new(),
+            refreshed: Expiring::new(capacity),
             capacity,
         }
     }
 
-    /// Marks a refresh of `domain` as running; false if one already is or too many are.
-    pub(crate) fn start_refresh(&mut self, domain: &str) -> bool {
-        self.refreshing.len() < self.capacity && self.refreshing.insert(domain.to_owned())
+    /// Marks a refresh of `domain` as running until `until`; false if one is running, one started
+    /// before `until` was reached, or too many are running.
+    pub(crate) fn start_refresh(&mut self, domain: &str, now: u64, until: u64) -> bool {
+        if self.refreshed.get(domain, now).is_some()
+            || self.refreshing.len() >= self.capacity
+            || !self.refreshing.insert(domain.to_owned())
+        {
+            return false;
+        }
+        self.refreshed.insert(domain.to_owned(), until, (), now);
+        true
     }
 }
 

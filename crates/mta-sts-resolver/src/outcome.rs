@@ -113,6 +113,8 @@ pub enum NoPolicy {
     NoRecord(NoRecord),
     /// A recent lookup found no record; the answer is remembered briefly.
     Remembered,
+    /// The cached policy expired while it was being checked, and nothing newer was found.
+    Expired,
 }
 
 /// Details of a missing or unusable TXT record.
@@ -131,6 +133,7 @@ impl fmt::Display for NoPolicy {
             Self::NoRecord(NoRecord::Absent) => f.write_str("no _mta-sts TXT record"),
             Self::NoRecord(NoRecord::Unusable(e)) => write!(f, "unusable _mta-sts TXT record: {e}"),
             Self::Remembered => f.write_str("no _mta-sts TXT record (remembered)"),
+            Self::Expired => f.write_str("the cached policy expired"),
         }
     }
 }

@@ -7,7 +7,7 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use mta_sts_cache::{CachedPolicy, PolicyCache};
 use mta_sts_policy::Policy;
-use mta_sts_txt::{SelectError, select_sts, sts_record_name};
+use mta_sts_txt::{PolicyId, SelectError, select_sts, sts_record_name};
 
 use crate::memo::Memo;
 use crate::{
@@ -71,6 +71,13 @@ impl ResolverConfig {
 
 type InFlight = Shared<BoxFuture<'static, Outcome>>;
 
+/// A shared discovery and how many lookups are waiting on it.
+struct Flight {
+    generation: u64,
+    shared: InFlight,
+    waiters: usize,
+}
+
 struct Inner<T, F, C, K> {
     txt: T,
     fetch: F,
@@ -78,7 +85,7 @@ struct Inner<T, F, C, K> {
     clock: K,
     config: ResolverConfig,
     memo: Mutex<Memo>,
-    in_flight: Mutex<HashMap<String, (u64, InFlight)>>,
+    in_flight: Mutex<HashMap<String, Flight>>,
     generation: AtomicU64,
 }
 
@@ -161,6 +168,31 @@ impl std::fmt::Debug for Refresh {
     }
 }
 
+/// One lookup waiting on a shared discovery; the last one to leave removes an unfinished flight.
+struct Waiting<'a, T, F, C, K> {
+    inner: &'a Inner<T, F, C, K>,
+    domain: &'a str,
+    generation: u64,
+}
+
+impl<T, F, C, K> Drop for Waiting<'_, T, F, C, K> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(flight) = in_flight.get_mut(self.domain) {
+            if flight.generation == self.generation {
+                flight.waiters -= 1;
+                if flight.waiters == 0 {
+                    in_flight.remove(self.domain);
+                }
+            }
+        }
+    }
+}
+
 /// Clears the "refreshing" mark even if the refresh future is dropped half-way.
 struct RefreshGuard<T: TxtLookup, F: PolicyFetch, C: PolicyCache + 'static, K: Clock> {
     inner: Arc<Inner<T, F, C, K>>,
@@ -232,33 +264,40 @@ where
     }
 
     async fn discover_shared(&self, domain: &str) -> Outcome {
-        let shared = {
-            let mut in_flight = self
-                .inner
-                .in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            match in_flight.get(domain) {
-                Some((_, shared)) => shared.clone(),
-                None => {
-                    let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
-                    let inner = Arc::clone(&self.inner);
-                    let key = domain.to_owned();
-                    let shared = async move {
-                        let outcome = inner.discover(&key, false).await;
-                        let mut in_flight =
-                            inner.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-                        if in_flight.get(&key).is_some_and(|(g, _)| *g == generation) {
-                            in_flight.remove(&key);
-                        }
-                        outcome
+        let (generation, shared) = {
+            let mut in_flight = self.inner.flights();
+            let flight = in_flight.entry(domain.to_owned()).or_insert_with(|| {
+                let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
+                let inner = Arc::clone(&self.inner);
+                let key = domain.to_owned();
+                let shared = async move {
+                    let outcome = inner.discover(&key, false).await;
+                    let mut in_flight = inner.flights();
+                    if in_flight
+                        .get(&key)
+                        .is_some_and(|f| f.generation == generation)
+                    {
+                        in_flight.remove(&key);
                     }
-                    .boxed()
-                    .shared();
-                    in_flight.insert(domain.to_owned(), (generation, shared.clone()));
-                    shared
+                    outcome
                 }
-            }
+                .boxed()
+                .shared();
+                Flight {
+                    generation,
+                    shared,
+                    waiters: 0,
+                }
+            });
+            flight.waiters += 1;
+            (flight.generation, flight.shared.clone())
+        };
+        // If every waiter goes away (a caller's timeout), the discovery is abandoned with them:
+        // a later lookup starts afresh instead of resuming one that captured an old `now`.
+        let _waiting = Waiting {
+            inner: &*self.inner,
+            domain,
+            generation,
         };
         shared.await
     }
@@ -268,7 +307,8 @@ where
             return None;
         };
         let now = self.inner.clock.now();
-        if !policy.wants_refresh_at(now) || !self.inner.memo().start_refresh(domain) {
+        let until = now.saturating_add(self.inner.config.failure_backoff);
+        if !policy.wants_refresh_at(now) || !self.inner.memo().start_refresh(domain, now, until) {
             return None;
         }
         let guard = RefreshGuard {
@@ -295,6 +335,10 @@ where
     C: PolicyCache + 'static,
     K: Clock,
 {
+    fn flights(&self) -> MutexGuard<'_, HashMap<String, Flight>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn memo(&self) -> MutexGuard<'_, Memo> {
         // Every update is a single call on plain maps; a panic elsewhere cannot leave them torn.
         self.memo.lock().unwrap_or_else(|e| e.into_inner())
@@ -315,8 +359,25 @@ where
             .insert(domain.to_owned(), deadline, (), now);
     }
 
-    /// One discovery (RFC 8461 §3, §5.1). `force` fetches even when the TXT id is unchanged.
+    /// One discovery, never returning a cached policy that expired while it ran (CACHE-1).
     async fn discover(&self, domain: &str, force: bool) -> Outcome {
+        match self.discover_unchecked(domain, force).await {
+            Outcome::Cached { policy, reason } if !policy.is_valid_at(self.clock.now()) => {
+                match reason {
+                    CacheReason::DiscoveryFailed(failure) => Outcome::Failure(failure),
+                    CacheReason::RecordUnavailable(no_policy) => Outcome::NoPolicy(no_policy),
+                    // Grace and IdUnchanged: the policy lapsed just now; nothing else was learned.
+                    _ => Outcome::NoPolicy(NoPolicy::Expired),
+                }
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// One discovery (RFC 8461 §3, §5.1). `force` fetches even when the TXT id is unchanged, and
+    /// even when the TXT record is missing or failing, under the cached id (§10.2: "regardless of
+    /// the state of the TXT record").
+    async fn discover_unchecked(&self, domain: &str, force: bool) -> Outcome {
         let now = self.clock.now();
         let cached = self.valid_cached(domain, now).await;
         if cached.is_none() && !force && self.memo().no_policy.get(domain, now).is_some() {
@@ -325,6 +386,10 @@ where
         let records = match self.txt.lookup_txt(&sts_record_name(domain)).await {
             Ok(records) => records,
             Err(e) => {
+                if let Some(policy) = cached.as_ref().filter(|_| force) {
+                    let id = policy.id().clone();
+                    return self.fetch_and_store(domain, id, cached).await;
+                }
                 let failure = Failure::new(Stage::Dns, ResultType::StsPolicyFetchError, e);
                 return fall_back(cached, failure);
             }
@@ -332,6 +397,10 @@ where
         let record = match select_sts(&records) {
             Ok(record) => record,
             Err(e) => {
+                if let Some(policy) = cached.as_ref().filter(|_| force) {
+                    let id = policy.id().clone();
+                    return self.fetch_and_store(domain, id, cached).await;
+                }
                 let reason = match e {
                     SelectError::NotFound { discarded: 0, .. } => NoRecord::Absent,
                     other => NoRecord::Unusable(other),
@@ -358,8 +427,19 @@ where
                 reason: CacheReason::IdUnchanged,
             };
         }
+        self.fetch_and_store(domain, id, cached).await
+    }
+
+    /// Fetches the policy over HTTPS under `id`, unless a fetch for (domain, id) failed recently
+    /// (FETCH-9), and caches it.
+    async fn fetch_and_store(
+        &self,
+        domain: &str,
+        id: PolicyId,
+        cached: Option<Arc<CachedPolicy>>,
+    ) -> Outcome {
         let key = (domain.to_owned(), id.clone());
-        if let Some(failure) = self.memo().failures.get(&key, now).cloned() {
+        if let Some(failure) = self.memo().failures.get(&key, self.clock.now()).cloned() {
             return fall_back(cached, failure);
         }
         let failure = match self.fetch.fetch_policy(domain).await {
@@ -377,6 +457,8 @@ where
                 }
             },
         };
+        // FETCH-9: five minutes from the failure, not from the start of the attempt.
+        let now = self.clock.now();
         let deadline = now.saturating_add(self.config.failure_backoff);
         self.memo()
             .failures

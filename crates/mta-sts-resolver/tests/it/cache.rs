@@ -248,3 +248,61 @@ async fn no_policy_is_remembered_briefly() {
     w.resolver.lookup("plain.example").await;
     assert_eq!(w.dns.queries(), 2);
 }
+
+#[tokio::test]
+async fn a_failed_refresh_is_not_retried_on_every_lookup() {
+    let w = World::new();
+    w.publish("example.com", "a1", ENFORCE);
+    w.resolver.lookup("example.com").await;
+    w.https.serve("example.com", Body::Status(500));
+    w.clock.set(T0 + 43_201);
+    let refresh = w
+        .resolver
+        .lookup("example.com")
+        .await
+        .into_parts()
+        .1
+        .expect("refresh due");
+    assert!(matches!(
+        refresh.run().await,
+        Outcome::Cached {
+            reason: CacheReason::DiscoveryFailed(_),
+            ..
+        }
+    ));
+    let queries = w.dns.queries();
+    for _ in 0..5 {
+        w.clock.advance(10);
+        let (out, refresh) = w.resolver.lookup("example.com").await.into_parts();
+        assert!(out.policy().is_some());
+        assert!(refresh.is_none(), "no new refresh within the backoff");
+    }
+    assert!(
+        w.dns.queries() - queries <= 1,
+        "{} TXT queries",
+        w.dns.queries() - queries
+    );
+}
+
+#[tokio::test]
+async fn cache_4_refresh_regardless_of_the_txt_record() {
+    let w = World::new();
+    w.publish("example.com", "a1", ENFORCE);
+    w.resolver.lookup("example.com").await;
+    // The TXT record is blocked; the refresh still fetches the policy under the cached id.
+    w.dns.set("example.com", Txt::ServFail);
+    w.clock.set(T0 + 50_000);
+    let out = w.resolver.refresh("example.com").await;
+    assert!(matches!(out, Outcome::Fetched(_)), "{out:?}");
+    let stored = w.cache.get("example.com").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.id().as_str(), stored.fetched_at()),
+        ("a1", T0 + 50_000)
+    );
+    w.dns.set("example.com", Txt::Records(Vec::new()));
+    w.clock.set(T0 + 100_000);
+    assert!(matches!(
+        w.resolver.refresh("example.com").await,
+        Outcome::Fetched(_)
+    ));
+}

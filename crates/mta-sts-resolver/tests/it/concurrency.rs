@@ -52,3 +52,28 @@ async fn a_slow_domain_does_not_delay_others() {
         .unwrap();
     assert!(matches!(slow, Outcome::Fetched(_)));
 }
+
+#[tokio::test]
+async fn an_abandoned_lookup_is_not_resumed_with_stale_state() {
+    use crate::fakes::{Body, T0};
+    let w = World::new();
+    w.publish("example.com", "a1", ENFORCE);
+    w.resolver.lookup("example.com").await;
+    // Near expiry a new id appears; its fetch hangs and the caller gives up.
+    w.clock.set(T0 + 86_000);
+    w.dns.set_id("example.com", "b2");
+    let gate = w.https.close_gate("example.com");
+    let r = w.resolver.clone();
+    let abandoned = tokio::spawn(async move { r.lookup("example.com").await.into_parts().0 });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    abandoned.abort();
+    let _ = abandoned.await;
+    // Long after expiry, with HTTPS now failing, the expired policy must not come back.
+    w.clock.set(T0 + 90_000);
+    w.https.serve("example.com", Body::Status(500));
+    gate.add_permits(10);
+    let queries = w.dns.queries();
+    let out = w.resolver.lookup("example.com").await.into_parts().0;
+    assert!(matches!(out, Outcome::Failure(_)), "{out:?}");
+    assert!(w.dns.queries() > queries, "a fresh discovery ran");
+}
