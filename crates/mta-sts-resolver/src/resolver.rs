@@ -182,7 +182,9 @@ impl<T, F, C, K> Drop for Waiting<'_, T, F, C, K> {
             .in_flight
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let ours = in_flight.get_mut(self.domain).filter(|f| f.generation == self.generation);
+        let ours = in_flight
+            .get_mut(self.domain)
+            .filter(|f| f.generation == self.generation);
         if let Some(flight) = ours {
             flight.waiters -= 1;
             if flight.waiters == 0 {
