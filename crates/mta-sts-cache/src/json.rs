@@ -7,7 +7,13 @@ use serde_json::{Map, Value};
 use crate::CacheError;
 
 /// `{"version": "STSv1", "mode": "enforce", "mx": ["a", "*.b"], "max_age": 604800}`
+#[cfg(feature = "sqlite")]
 pub(crate) fn to_json(policy: &Policy) -> String {
+    to_json_value(policy).to_string()
+}
+
+/// The policy as a JSON object value.
+pub(crate) fn to_json_value(policy: &Policy) -> Value {
     let mut object = Map::new();
     let mut mx = Vec::new();
     for line in policy.policy_strings() {
@@ -30,20 +36,26 @@ pub(crate) fn to_json(policy: &Policy) -> String {
     if let Some(slot) = object.get_mut("mx") {
         *slot = Value::Array(mx);
     }
-    Value::Object(object).to_string()
+    Value::Object(object)
 }
 
 /// Reads a stored body back, re-checking it with the policy parser (a tampered or foreign store
 /// cannot inject an invalid policy).
+#[cfg(feature = "sqlite")]
 pub(crate) fn from_json(body: &str) -> Result<Policy, CacheError> {
+    let value: Value = serde_json::from_str(body)
+        .map_err(|e| CacheError::Corrupt(format!("policy body is not JSON: {e}")))?;
+    from_json_value(&value)
+}
+
+/// Reads a policy from its JSON object value.
+pub(crate) fn from_json_value(value: &Value) -> Result<Policy, CacheError> {
     let bad = |why: String| CacheError::Corrupt(why);
-    let value: Value =
-        serde_json::from_str(body).map_err(|e| bad(format!("policy body is not JSON: {e}")))?;
     let Value::Object(object) = value else {
         return Err(bad("policy body is not a JSON object".into()));
     };
     let mut text = String::new();
-    for (key, value) in &object {
+    for (key, value) in object {
         match (key.as_str(), value) {
             ("mx", Value::Array(items)) => {
                 for item in items {
@@ -61,7 +73,7 @@ pub(crate) fn from_json(body: &str) -> Result<Policy, CacheError> {
     Policy::parse(text.as_bytes()).map_err(|e| bad(format!("stored policy is invalid: {e}")))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use super::*;
 

@@ -34,17 +34,33 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
+//! | `redis` | no | [`RedisCache`] (Redis and Redis Sentinel) in postfix-mta-sts-resolver's layout, fronted by [`TieredCache`] |
+//! | `postgres` | no | [`PostgresCache`] in postfix-mta-sts-resolver's layout, fronted by [`TieredCache`] |
 //! | `sqlite` | no | [`SqliteCache`]: the embedded persistent store, in postfix-mta-sts-resolver's layout (rusqlite, bundled SQLite) |
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "__json")]
 mod json;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "__remote")]
+mod tier;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresCache;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{RedisCache, redis_url};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteCache;
+#[cfg(feature = "__remote")]
+pub use tier::TieredCache;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -120,6 +136,9 @@ pub enum CacheError {
     /// A stored entry cannot be read back (not JSON, not a valid policy, bad id).
     #[error("corrupt cache entry: {0}")]
     Corrupt(String),
+    /// The backend did not answer within its deadline.
+    #[error("cache backend did not answer within {0:?}")]
+    Timeout(std::time::Duration),
     /// The store could not be opened (missing directory, read-only or corrupt file, wrong schema).
     #[error("cannot open cache {path}: {reason}")]
     Open {

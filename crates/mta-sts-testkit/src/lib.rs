@@ -11,6 +11,8 @@
 //!   Responses can be delayed, trickled, chunked, announce a wrong `Content-Length`, or hang.
 //! - [`SilentServer`]: a TCP port that accepts connections and then says nothing.
 //! - [`ConnectProxy`]: an HTTP CONNECT proxy that tunnels to the policy server and counts tunnels.
+//! - [`TestRedis`], [`TestSentinel`], [`TestPostgres`]: private Redis, Sentinel and PostgreSQL server
+//!   processes on their own ports and scratch directories (binaries from Debian's packages).
 //!
 //! # Design
 //!
@@ -59,6 +61,7 @@ pub use dns::{DnsBehavior, TestDns};
 pub use https::{HostConfig, PolicyServer, RecordedRequest, Response};
 pub use pki::{CertKind, TestCa};
 pub use proxy::ConnectProxy;
+pub use services::{TestPostgres, TestRedis, TestSentinel};
 pub use silent::SilentServer;
 
 mod body;
@@ -66,6 +69,7 @@ mod dns;
 mod https;
 mod pki;
 mod proxy;
+mod services;
 mod silent;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

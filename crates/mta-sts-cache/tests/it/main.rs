@@ -4,3 +4,7 @@
 mod conformance;
 // SQLite files in postfix-mta-sts-resolver's exact layout, both ways; faults at open.
 mod sqlite_compat;
+// Redis and Sentinel: conformance, layout compatibility, a server that dies and comes back.
+mod redis;
+// PostgreSQL: conformance, layout compatibility, a server unreachable at start.
+mod postgres;

@@ -1,0 +1,265 @@
+//! PostgreSQL, in postfix-mta-sts-resolver's layout:
+//!
+//! ```sql
+//! CREATE TABLE sts_policy_cache (id serial primary key, domain text, ts integer, pol_id text, pol_body jsonb);
+//! CREATE UNIQUE INDEX sts_policy_domain ON sts_policy_cache (domain);
+//! CREATE INDEX sts_policy_domain_ts ON sts_policy_cache (domain, ts);
+//! CREATE TABLE proactive_fetch_ts (id serial primary key, last_fetch_ts integer);
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::json::{from_json_value, to_json_value};
+use crate::{BoxFuture, CacheError, CachedPolicy, PolicyCache, ScanPage};
+
+const SCHEMA: &str = "
+    SELECT pg_advisory_xact_lock(8461);
+    CREATE TABLE IF NOT EXISTS sts_policy_cache (id serial primary key, domain text, ts integer, pol_id text, pol_body jsonb);
+    CREATE UNIQUE INDEX IF NOT EXISTS sts_policy_domain ON sts_policy_cache (domain);
+    CREATE INDEX IF NOT EXISTS sts_policy_domain_ts ON sts_policy_cache (domain, ts);
+    CREATE TABLE IF NOT EXISTS proactive_fetch_ts (id serial primary key, last_fetch_ts integer);";
+
+/// A policy cache in PostgreSQL, through a connection pool.
+///
+/// Construction does not connect: the daemon starts even while the database is down, and the
+/// tables are created by the first operation that reaches it. Every operation has a deadline.
+#[derive(Clone)]
+pub struct PostgresCache {
+    pool: Pool,
+    timeout: Duration,
+    ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PostgresCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresCache")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> CacheError {
+    CacheError::Unavailable(Box::new(e))
+}
+
+fn timestamp(ts: i32) -> Result<u64, CacheError> {
+    u64::try_from(ts).map_err(|_| CacheError::Corrupt(format!("negative timestamp {ts}")))
+}
+
+fn entry_from(ts: i32, id: &str, body: &str) -> Result<Arc<CachedPolicy>, CacheError> {
+    let value: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| CacheError::Corrupt(format!("pol_body is not JSON: {e}")))?;
+    let policy = from_json_value(&value)?;
+    let id = id
+        .parse()
+        .map_err(|e| CacheError::Corrupt(format!("stored policy id {id:?}: {e}")))?;
+    Ok(Arc::new(CachedPolicy::new(policy, id, timestamp(ts)?)))
+}
+
+impl PostgresCache {
+    /// A cache for the database named by `dsn` (`postgres://user:password@host:port/db` or
+    /// `host=… user=… dbname=…`), with at most `max_connections` connections.
+    pub fn new(dsn: &str, max_connections: usize, timeout: Duration) -> Result<Self, CacheError> {
+        let config: tokio_postgres::Config =
+            dsn.parse()
+                .map_err(|e: tokio_postgres::Error| CacheError::Open {
+                    path: redact(dsn),
+                    reason: e.to_string(),
+                })?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .build()
+            .map_err(|e| CacheError::Open {
+                path: redact(dsn),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            pool,
+            timeout,
+            ready: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, CacheError> {
+        let client = self.pool.get().await.map_err(unavailable)?;
+        if !self.ready.load(Ordering::Acquire) {
+            client
+                .batch_execute(&format!("BEGIN;{SCHEMA}COMMIT;"))
+                .await
+                .map_err(unavailable)?;
+            self.ready.store(true, Ordering::Release);
+        }
+        Ok(client)
+    }
+
+    async fn within<T>(
+        &self,
+        f: impl Future<Output = Result<T, CacheError>>,
+    ) -> Result<T, CacheError> {
+        tokio::time::timeout(self.timeout, f)
+            .await
+            .unwrap_or(Err(CacheError::Timeout(self.timeout)))
+    }
+}
+
+/// The DSN without its password, for error messages.
+fn redact(dsn: &str) -> String {
+    match (dsn.find("://"), dsn.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &dsn[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{}:***{}", &dsn[..s + 3], user, &dsn[at..])
+        }
+        _ => dsn
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+impl PolicyCache for PostgresCache {
+    fn get<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
+        Box::pin(self.within(async move {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT ts, pol_id, pol_body::text FROM sts_policy_cache WHERE domain = $1",
+                    &[&domain],
+                )
+                .await
+                .map_err(unavailable)?;
+            row.map(|r| entry_from(r.get(0), r.get::<_, &str>(1), r.get::<_, &str>(2)))
+                .transpose()
+        }))
+    }
+
+    fn put<'a>(
+        &'a self,
+        domain: &'a str,
+        entry: Arc<CachedPolicy>,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(self.within(async move {
+            let client = self.client().await?;
+            let ts = i32::try_from(entry.fetched_at()).unwrap_or(i32::MAX);
+            let body = to_json_value(entry.policy()).to_string();
+            client
+                .execute(
+                    "INSERT INTO sts_policy_cache (domain, ts, pol_id, pol_body) VALUES ($1, $2, $3, $4::text::jsonb)
+                     ON CONFLICT (domain) DO UPDATE SET ts = EXCLUDED.ts, pol_id = EXCLUDED.pol_id, pol_body = EXCLUDED.pol_body
+                     WHERE sts_policy_cache.ts <= EXCLUDED.ts",
+                    &[&domain, &ts, &entry.id().as_str(), &body],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        }))
+    }
+
+    fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(self.within(async move {
+            let client = self.client().await?;
+            client
+                .execute("DELETE FROM sts_policy_cache WHERE domain = $1", &[&domain])
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        }))
+    }
+
+    fn scan<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
+        Box::pin(self.within(async move {
+            let client = self.client().await?;
+            let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+            let rows = client
+                .query(
+                    "SELECT domain, ts, pol_id, pol_body::text FROM sts_policy_cache WHERE domain > $1 ORDER BY domain LIMIT $2",
+                    &[&after.unwrap_or_default(), &limit],
+                )
+                .await
+                .map_err(unavailable)?;
+            let mut page = ScanPage::default();
+            for row in &rows {
+                let domain: String = row.get(0);
+                match entry_from(row.get(1), row.get::<_, &str>(2), row.get::<_, &str>(3)) {
+                    Ok(entry) => page.entries.push((domain.clone(), entry)),
+                    Err(_) => page.skipped += 1,
+                }
+                page.next = Some(domain);
+            }
+            if i64::try_from(rows.len()).unwrap_or(i64::MAX) < limit {
+                page.next = None;
+            }
+            Ok(page)
+        }))
+    }
+
+    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>> {
+        Box::pin(self.within(async move {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT last_fetch_ts FROM proactive_fetch_ts WHERE id = 1",
+                    &[],
+                )
+                .await
+                .map_err(unavailable)?;
+            row.and_then(|r| r.get::<_, Option<i32>>(0))
+                .map(timestamp)
+                .transpose()
+        }))
+    }
+
+    fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
+        Box::pin(self.within(async move {
+            let client = self.client().await?;
+            let ts = i32::try_from(at).unwrap_or(i32::MAX);
+            client
+                .execute(
+                    "INSERT INTO proactive_fetch_ts (id, last_fetch_ts) VALUES (1, $1)
+                     ON CONFLICT (id) DO UPDATE SET last_fetch_ts = EXCLUDED.last_fetch_ts",
+                    &[&ts],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("postgres://sts:secret@db:5432/sts"),
+            "postgres://sts:***@db:5432/sts"
+        );
+        assert_eq!(
+            redact("host=db user=sts password=secret dbname=sts"),
+            "host=db user=sts dbname=sts"
+        );
+    }
+}

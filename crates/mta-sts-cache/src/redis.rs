@@ -1,0 +1,350 @@
+//! Redis (and Redis Sentinel), in postfix-mta-sts-resolver's layout:
+//!
+//! - one sorted set per domain, key = the domain; its single member = 16 random bytes followed by
+//!   the UTF-8 JSON array `[pol_id, pol_body]`, score = the fetch time;
+//! - a write adds the new member and trims the set to the highest score in one MULTI/EXEC, so an
+//!   older fetch never replaces a newer one;
+//! - hash `_metadata`, field `proactive_fetch_ts` = the last full refresh time, as a decimal string.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisConnectionInfo, RedisResult};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::json::{from_json_value, to_json_value};
+use crate::{BoxFuture, CacheError, CachedPolicy, PolicyCache, ScanPage};
+
+const METADATA: &str = "_metadata";
+
+enum Link {
+    Direct(ConnectionManager),
+    Sentinel {
+        client: Box<Mutex<SentinelClient>>,
+        /// The connection to the current master; dropped on any error so the next operation asks
+        /// the sentinels again and follows a failover.
+        conn: Mutex<Option<MultiplexedConnection>>,
+    },
+}
+
+/// A policy cache in Redis, shared by every daemon pointed at it.
+///
+/// Every operation has a deadline (`timeout`); a failure is an error for that operation only, and
+/// the connection is re-established behind the scenes.
+#[derive(Clone)]
+pub struct RedisCache {
+    link: Arc<Link>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> CacheError {
+    CacheError::Unavailable(Box::new(e))
+}
+
+fn open_error(target: &str, e: impl std::fmt::Display) -> CacheError {
+    CacheError::Open {
+        path: target.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// The URL postfix-mta-sts-resolver's older configuration form describes: `address` plus separate
+/// `db` and `password` options. Query parameters such as `?timeout=5` are dropped (the timeout is
+/// returned in seconds when present).
+pub fn redis_url(address: &str, db: Option<i64>, password: Option<&str>) -> (String, Option<f64>) {
+    let (base, query) = address.split_once('?').unwrap_or((address, ""));
+    let timeout = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("timeout="))
+        .and_then(|v| v.parse::<f64>().ok());
+    let mut url = base.to_owned();
+    if let Some(db) = db {
+        let scheme_end = url.find("://").map_or(0, |i| i + 3);
+        if let Some(slash) = url[scheme_end..].find('/') {
+            url.truncate(scheme_end + slash);
+        }
+        url.push_str(&format!("/{db}"));
+    }
+    let password = password.filter(|p| !p.is_empty());
+    if let (Some(password), Some(i)) = (password, url.find("://")) {
+        {
+            let rest = &url[i + 3..];
+            let host_part = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            url = format!(
+                "{}://:{}@{}",
+                &url[..i],
+                percent_encode(password),
+                host_part
+            );
+        }
+    }
+    (url, timeout)
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl RedisCache {
+    /// Connects to `url` (`redis://[:password@]host:port/db`). The connection is made lazily and
+    /// re-made after failures, so this succeeds even while Redis is down.
+    pub fn connect(url: &str, timeout: Duration) -> Result<Self, CacheError> {
+        let client = redis::Client::open(url).map_err(|e| open_error(url, e))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let manager = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| open_error(url, e))?;
+        Ok(Self {
+            link: Arc::new(Link::Direct(manager)),
+            timeout,
+        })
+    }
+
+    /// Connects through Redis Sentinel: `sentinels` are `redis://host:port` URLs of sentinels,
+    /// `master` the monitored master's name. Failovers are followed.
+    pub fn sentinel(
+        sentinels: &[String],
+        master: &str,
+        db: i64,
+        password: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, CacheError> {
+        let mut info = RedisConnectionInfo::default().set_db(db);
+        if let Some(p) = password.filter(|p| !p.is_empty()) {
+            info = info.set_password(p);
+        }
+        let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
+        let client = SentinelClient::build(
+            sentinels.to_vec(),
+            master.to_owned(),
+            Some(node),
+            SentinelServerType::Master,
+        )
+        .map_err(|e| open_error(&sentinels.join(","), e))?;
+        Ok(Self {
+            link: Arc::new(Link::Sentinel {
+                client: Box::new(Mutex::new(client)),
+                conn: Mutex::new(None),
+            }),
+            timeout,
+        })
+    }
+
+    async fn run<T: FromRedisValue>(&self, op: Op<'_>) -> Result<T, CacheError> {
+        let fut = async {
+            match &*self.link {
+                Link::Direct(manager) => op.send(&mut manager.clone()).await,
+                Link::Sentinel { client, conn } => {
+                    let mut current = conn.lock().await;
+                    if current.is_none() {
+                        *current = Some(client.lock().await.get_async_connection().await?);
+                    }
+                    let mut connection = current.clone().ok_or_else(|| {
+                        redis::RedisError::from((redis::ErrorKind::Io, "no connection"))
+                    })?;
+                    drop(current);
+                    let result = op.send(&mut connection).await;
+                    if result.is_err() {
+                        *conn.lock().await = None;
+                    }
+                    result
+                }
+            }
+        };
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(result) => result.map_err(unavailable),
+            Err(_) => Err(CacheError::Timeout(self.timeout)),
+        }
+    }
+}
+
+enum Op<'a> {
+    Cmd(&'a Cmd),
+    Pipe(&'a Pipeline),
+}
+
+impl Op<'_> {
+    async fn send<T: FromRedisValue, C: redis::aio::ConnectionLike + Send>(
+        &self,
+        conn: &mut C,
+    ) -> RedisResult<T> {
+        match self {
+            Op::Cmd(cmd) => cmd.query_async(conn).await,
+            Op::Pipe(pipe) => pipe.query_async(conn).await,
+        }
+    }
+}
+
+/// The member: 16 random bytes (so equal entries stay distinct members) then `[id, body]`.
+fn member(entry: &CachedPolicy) -> Result<Vec<u8>, CacheError> {
+    let mut member = vec![0u8; 16];
+    getrandom::fill(&mut member)
+        .map_err(|e| CacheError::Unavailable(Box::new(std::io::Error::other(e.to_string()))))?;
+    let array = Value::Array(vec![
+        Value::String(entry.id().as_str().to_owned()),
+        to_json_value(entry.policy()),
+    ]);
+    member.extend_from_slice(array.to_string().as_bytes());
+    Ok(member)
+}
+
+fn parse_member(member: &[u8], score: f64) -> Result<Arc<CachedPolicy>, CacheError> {
+    let bad = |why: &str| CacheError::Corrupt(why.to_owned());
+    let json = member
+        .get(16..)
+        .ok_or_else(|| bad("redis member shorter than its 16-byte prefix"))?;
+    let value: Value = serde_json::from_slice(json)
+        .map_err(|e| CacheError::Corrupt(format!("redis member is not JSON: {e}")))?;
+    let Value::Array(parts) = value else {
+        return Err(bad("redis member is not a JSON array"));
+    };
+    let [Value::String(id), body] = parts.as_slice() else {
+        return Err(bad("redis member is not [pol_id, pol_body]"));
+    };
+    let policy = from_json_value(body)?;
+    let id = id
+        .parse()
+        .map_err(|e| CacheError::Corrupt(format!("stored policy id {id:?}: {e}")))?;
+    if !score.is_finite() || score < 0.0 {
+        return Err(bad("redis score is not a timestamp"));
+    }
+    Ok(Arc::new(CachedPolicy::new(policy, id, score as u64)))
+}
+
+impl PolicyCache for RedisCache {
+    fn get<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("ZREVRANGE");
+            cmd.arg(domain).arg(0).arg(0).arg("WITHSCORES");
+            let found: Vec<(Vec<u8>, f64)> = self.run(Op::Cmd(&cmd)).await?;
+            found
+                .first()
+                .map(|(member, score)| parse_member(member, *score))
+                .transpose()
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        domain: &'a str,
+        entry: Arc<CachedPolicy>,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            let member = member(&entry)?;
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .cmd("ZADD")
+                .arg(domain)
+                .arg(entry.fetched_at() as f64)
+                .arg(member)
+                .ignore()
+                .cmd("ZREMRANGEBYRANK")
+                .arg(domain)
+                .arg(0)
+                .arg(-2)
+                .ignore();
+            self.run::<()>(Op::Pipe(&pipe)).await
+        })
+    }
+
+    fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("DEL");
+            cmd.arg(domain);
+            self.run::<()>(Op::Cmd(&cmd)).await
+        })
+    }
+
+    fn scan<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
+        Box::pin(async move {
+            let cursor: u64 = after.and_then(|c| c.parse().ok()).unwrap_or(0);
+            let mut cmd = redis::cmd("SCAN");
+            cmd.arg(cursor).arg("COUNT").arg(limit.max(1));
+            let (next, keys): (u64, Vec<String>) = self.run(Op::Cmd(&cmd)).await?;
+            let mut page = ScanPage::default();
+            for key in keys.into_iter().filter(|k| k != METADATA) {
+                match self.get(&key).await {
+                    Ok(Some(entry)) => page.entries.push((key, entry)),
+                    Ok(None) => {}
+                    Err(CacheError::Corrupt(_)) => page.skipped += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+            page.next = (next != 0).then(|| next.to_string());
+            Ok(page)
+        })
+    }
+
+    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("HGET");
+            cmd.arg(METADATA).arg("proactive_fetch_ts");
+            let value: Option<String> = self.run(Op::Cmd(&cmd)).await?;
+            Ok(value
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(|v| v as u64))
+        })
+    }
+
+    fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("HSET");
+            cmd.arg(METADATA)
+                .arg("proactive_fetch_ts")
+                .arg(at.to_string());
+            self.run::<()>(Op::Cmd(&cmd)).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_configuration_form() {
+        let (url, timeout) = redis_url(
+            "redis://127.0.0.1:6384/0?timeout=5",
+            Some(0),
+            Some("ZlsQPlZAwMRpBgzEvwH2J7jsWkcpC7Xr"),
+        );
+        assert_eq!(
+            url,
+            "redis://:ZlsQPlZAwMRpBgzEvwH2J7jsWkcpC7Xr@127.0.0.1:6384/0"
+        );
+        assert_eq!(timeout, Some(5.0));
+        let (url, timeout) = redis_url("redis://localhost", Some(3), None);
+        assert_eq!((url.as_str(), timeout), ("redis://localhost/3", None));
+        let (url, _) = redis_url("redis://:old@h:1/2", None, Some("p@ss"));
+        assert_eq!(url, "redis://:p%40ss@h:1/2");
+    }
+}
