@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this). Safe on a fresh machine: it
-# installs what it needs (cargo-fuzz from crates.io) and needs no services yet.
+# installs what it needs (Redis and PostgreSQL from Debian's packages, cargo-fuzz and cargo-deny
+# from crates.io). The tests start their own private Redis, Sentinel and PostgreSQL processes on
+# free ports in scratch directories, so they never touch a server already running here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 start=$SECONDS
 step() { printf '\n==> %s (%ss)\n' "$*" "$((SECONDS - start))"; }
+
+step "system packages the tests need (Debian): redis-server, postgresql"
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v psql >/dev/null || need+=(postgresql-client)
+{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}"
+fi
+# The tests start private servers on their own ports; PostgreSQL refuses to run as root.
+id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/sh postgres
+command -v runuser >/dev/null || { echo "runuser (util-linux) is required" >&2; exit 1; }
 
 step "format"
 cargo fmt --all -- --check
