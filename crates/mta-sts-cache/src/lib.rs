@@ -48,7 +48,7 @@ mod postgres;
 mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
-#[cfg(feature = "__remote")]
+#[cfg(any(feature = "sqlite", feature = "__remote"))]
 mod tier;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -59,7 +59,7 @@ pub use redis::{RedisCache, redis_url};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteCache;
-#[cfg(feature = "__remote")]
+#[cfg(any(feature = "sqlite", feature = "__remote"))]
 pub use tier::TieredCache;
 
 use std::future::Future;
