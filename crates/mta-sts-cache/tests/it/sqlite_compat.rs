@@ -125,3 +125,112 @@ fn unusable_files_give_a_clear_error_at_open() {
         Err(CacheError::Open { .. })
     ));
 }
+
+const CHILD_ROLE: &str = "MTA_STS_CACHE_TEST_CHILD";
+
+/// Runs `sqlite_compat::child_role` of this test binary in a new process, as `user` when given.
+fn spawn_child(role: &str, user: Option<&str>) -> std::process::Child {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = match user {
+        Some(user) => {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", user, "--"]).arg(&exe);
+            c
+        }
+        None => std::process::Command::new(&exe),
+    };
+    cmd.args([
+        "--exact",
+        "sqlite_compat::child_role",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ROLE, role)
+    .stdout(std::process::Stdio::null())
+    .spawn()
+    .unwrap()
+}
+
+/// Not a test of its own: the body of the child processes below (does nothing otherwise).
+#[test]
+fn child_role() {
+    let Ok(role) = std::env::var(CHILD_ROLE) else {
+        return;
+    };
+    let (kind, path) = role.split_once(':').unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    match kind {
+        "write-then-hang" => runtime.block_on(async {
+            let cache = SqliteCache::open(path).unwrap();
+            cache
+                .put("example.com", entry("a1", 1000, "mx.example.com"))
+                .await
+                .unwrap();
+            std::fs::write(format!("{path}.written"), b"").unwrap();
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }),
+        "open-read-only" => {
+            let err = SqliteCache::open(path).unwrap_err();
+            assert!(matches!(err, CacheError::Open { .. }), "{err}");
+            assert!(err.to_string().contains("readonly"), "{err}");
+            // A distinct status proves this branch ran (the role reached the child).
+            std::process::exit(42);
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acknowledged_write_survives_kill_9() {
+    let path = temp_db("kill9");
+    let path_str = path.to_str().unwrap().to_owned();
+    let mut child = spawn_child(&format!("write-then-hang:{path_str}"), None);
+    let marker = std::path::PathBuf::from(format!("{path_str}.written"));
+    for _ in 0..200 {
+        if marker.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(marker.exists(), "the child never acknowledged its write");
+    child.kill().unwrap(); // SIGKILL: no destructor, no checkpoint
+    child.wait().unwrap();
+    let cache = SqliteCache::open(&path).unwrap();
+    assert_eq!(
+        cache
+            .get("example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id()
+            .as_str(),
+        "a1"
+    );
+}
+
+#[test]
+fn a_read_only_file_is_refused_at_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = temp_db("readonly");
+    drop(SqliteCache::open(&path).unwrap());
+    let dir = path.parent().unwrap().to_owned();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    // Root may write anything, so the check runs as an unprivileged user, as the daemon would.
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap()
+        .stdout
+        .starts_with(b"0\n");
+    let user = is_root.then_some("nobody");
+    let status = spawn_child(&format!("open-read-only:{}", path.display()), user)
+        .wait()
+        .unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(42),
+        "opening a read-only database did not fail clearly"
+    );
+}
