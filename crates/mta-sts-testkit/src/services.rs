@@ -77,6 +77,7 @@ pub struct TestRedis {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    replica_of: Option<u16>,
 }
 
 impl TestRedis {
@@ -86,6 +87,19 @@ impl TestRedis {
             port: free_port()?,
             dir: scratch_dir("redis")?,
             child: None,
+            replica_of: None,
+        };
+        redis.resume()?;
+        Ok(redis)
+    }
+
+    /// Starts a replica of the server on `master_port`.
+    pub fn start_replica(master_port: u16) -> io::Result<Self> {
+        let mut redis = Self {
+            port: free_port()?,
+            dir: scratch_dir("redis")?,
+            child: None,
+            replica_of: Some(master_port),
         };
         redis.resume()?;
         Ok(redis)
@@ -125,6 +139,17 @@ impl TestRedis {
             ])
             .arg("--dir")
             .arg(&self.dir)
+            .args(
+                self.replica_of
+                    .map(|m| {
+                        vec![
+                            "--replicaof".to_owned(),
+                            "127.0.0.1".to_owned(),
+                            m.to_string(),
+                        ]
+                    })
+                    .unwrap_or_default(),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
@@ -158,7 +183,7 @@ impl TestSentinel {
         std::fs::write(
             &conf,
             format!(
-                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} 1\nsentinel down-after-milliseconds mymaster 1000\n",
+                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
                 dir.display()
             ),
         )?;

@@ -148,3 +148,81 @@ fn bad_urls_are_refused_at_start() {
         Err(CacheError::Open { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sentinel_failover_is_followed() {
+    let mut master = TestRedis::start().unwrap();
+    let replica = TestRedis::start_replica(master.port()).unwrap();
+    let sentinel = TestSentinel::start(master.port()).unwrap();
+    let cache = RedisCache::sentinel(&[sentinel.url()], "mymaster", 0, None, T).unwrap();
+    let mut ready = false;
+    for _ in 0..100 {
+        if cache
+            .put("before.example", entry("b1", 1000, "mx.example.com"))
+            .await
+            .is_ok()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "sentinel never named the master");
+    // Let the replica catch up and the sentinel learn about it, then lose the master.
+    let replica_direct = RedisCache::connect(&replica.url(), T).unwrap();
+    for _ in 0..100 {
+        if replica_direct
+            .get("before.example")
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    master.stop();
+    // After the failover, writes succeed again, on the promoted replica.
+    let mut written = false;
+    for _ in 0..300 {
+        if cache
+            .put("after.example", entry("a1", 2000, "mx.example.com"))
+            .await
+            .is_ok()
+        {
+            written = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        written,
+        "no write succeeded within 30 s of the master going away"
+    );
+    // Sentinel kills client connections of the promoted server; the first read may see that.
+    let mut promoted = None;
+    for _ in 0..3 {
+        if let Ok(found) = replica_direct.get("after.example").await {
+            promoted = found;
+            break;
+        }
+    }
+    assert_eq!(
+        promoted
+            .expect("the write went to the promoted replica")
+            .id()
+            .as_str(),
+        "a1"
+    );
+    assert_eq!(
+        cache
+            .get("before.example")
+            .await
+            .unwrap()
+            .unwrap()
+            .id()
+            .as_str(),
+        "b1"
+    );
+}
