@@ -19,7 +19,6 @@ use crate::json::{from_json_value, to_json_value};
 use crate::{BoxFuture, CacheError, CachedPolicy, PolicyCache, ScanPage};
 
 const SCHEMA: &str = "
-    SELECT pg_advisory_xact_lock(8461);
     CREATE TABLE IF NOT EXISTS sts_policy_cache (id serial primary key, domain text, ts integer, pol_id text, pol_body jsonb);
     CREATE UNIQUE INDEX IF NOT EXISTS sts_policy_domain ON sts_policy_cache (domain);
     CREATE INDEX IF NOT EXISTS sts_policy_domain_ts ON sts_policy_cache (domain, ts);
@@ -50,6 +49,23 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> CacheError 
 
 fn timestamp(ts: i32) -> Result<u64, CacheError> {
     u64::try_from(ts).map_err(|_| CacheError::Corrupt(format!("negative timestamp {ts}")))
+}
+
+fn read_row(row: &tokio_postgres::Row, first: usize) -> Result<Arc<CachedPolicy>, CacheError> {
+    let column = |e: tokio_postgres::Error| CacheError::Corrupt(format!("unexpected column: {e}"));
+    let ts: i32 = row.try_get(first).map_err(column)?;
+    let id: String = row.try_get(first + 1).map_err(column)?;
+    let body: String = row.try_get(first + 2).map_err(column)?;
+    entry_from(ts, &id, &body)
+}
+
+/// The `integer` column holds seconds up to 2038-01-19; later times are refused, not clamped.
+fn to_column(secs: u64) -> Result<i32, CacheError> {
+    i32::try_from(secs).map_err(|_| {
+        CacheError::Corrupt(format!(
+            "timestamp {secs} does not fit the integer column of the shared layout"
+        ))
+    })
 }
 
 fn entry_from(ts: i32, id: &str, body: &str) -> Result<Arc<CachedPolicy>, CacheError> {
@@ -94,12 +110,32 @@ impl PostgresCache {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, CacheError> {
-        let client = self.pool.get().await.map_err(unavailable)?;
+        let mut client = self.pool.get().await.map_err(unavailable)?;
         if !self.ready.load(Ordering::Acquire) {
-            client
-                .batch_execute(&format!("BEGIN;{SCHEMA}COMMIT;"))
+            // Create only what is missing: a role without CREATE rights can use existing tables
+            // (made by postfix-mta-sts-resolver or an administrator).
+            let present = client
+                .query_one(
+                    "SELECT to_regclass('sts_policy_cache') IS NOT NULL AND to_regclass('proactive_fetch_ts') IS NOT NULL",
+                    &[],
+                )
                 .await
                 .map_err(unavailable)?;
+            if !present.try_get::<_, bool>(0).unwrap_or(false) {
+                let created = async {
+                    let tx = client.transaction().await?;
+                    tx.execute("SELECT pg_advisory_xact_lock(8461)", &[])
+                        .await?;
+                    tx.batch_execute(SCHEMA).await?;
+                    tx.commit().await
+                }
+                .await;
+                if let Err(e) = created {
+                    // Never hand a connection in an unknown state back to the pool.
+                    drop(deadpool_postgres::Object::take(client));
+                    return Err(unavailable(e));
+                }
+            }
             self.ready.store(true, Ordering::Release);
         }
         Ok(client)
@@ -145,8 +181,7 @@ impl PolicyCache for PostgresCache {
                 )
                 .await
                 .map_err(unavailable)?;
-            row.map(|r| entry_from(r.get(0), r.get::<_, &str>(1), r.get::<_, &str>(2)))
-                .transpose()
+            row.map(|r| read_row(&r, 0)).transpose()
         }))
     }
 
@@ -157,7 +192,7 @@ impl PolicyCache for PostgresCache {
     ) -> BoxFuture<'a, Result<(), CacheError>> {
         Box::pin(self.within(async move {
             let client = self.client().await?;
-            let ts = i32::try_from(entry.fetched_at()).unwrap_or(i32::MAX);
+            let ts = to_column(entry.fetched_at())?;
             let body = to_json_value(entry.policy()).to_string();
             client
                 .execute(
@@ -200,8 +235,11 @@ impl PolicyCache for PostgresCache {
                 .map_err(unavailable)?;
             let mut page = ScanPage::default();
             for row in &rows {
-                let domain: String = row.get(0);
-                match entry_from(row.get(1), row.get::<_, &str>(2), row.get::<_, &str>(3)) {
+                let Ok(domain) = row.try_get::<_, String>(0) else {
+                    page.skipped += 1;
+                    continue;
+                };
+                match read_row(row, 1) {
                     Ok(entry) => page.entries.push((domain.clone(), entry)),
                     Err(_) => page.skipped += 1,
                 }
@@ -224,7 +262,7 @@ impl PolicyCache for PostgresCache {
                 )
                 .await
                 .map_err(unavailable)?;
-            row.and_then(|r| r.get::<_, Option<i32>>(0))
+            row.and_then(|r| r.try_get::<_, Option<i32>>(0).ok().flatten())
                 .map(timestamp)
                 .transpose()
         }))
@@ -233,7 +271,7 @@ impl PolicyCache for PostgresCache {
     fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
         Box::pin(self.within(async move {
             let client = self.client().await?;
-            let ts = i32::try_from(at).unwrap_or(i32::MAX);
+            let ts = to_column(at)?;
             client
                 .execute(
                     "INSERT INTO proactive_fetch_ts (id, last_fetch_ts) VALUES (1, $1)

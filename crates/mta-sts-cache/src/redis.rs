@@ -152,29 +152,46 @@ impl RedisCache {
     }
 
     async fn run<T: FromRedisValue>(&self, op: Op<'_>) -> Result<T, CacheError> {
-        let fut = async {
-            match &*self.link {
-                Link::Direct(manager) => op.send(&mut manager.clone()).await,
-                Link::Sentinel { client, conn } => {
-                    let mut current = conn.lock().await;
-                    if current.is_none() {
-                        *current = Some(client.lock().await.get_async_connection().await?);
-                    }
-                    let mut connection = current.clone().ok_or_else(|| {
-                        redis::RedisError::from((redis::ErrorKind::Io, "no connection"))
-                    })?;
-                    drop(current);
-                    let result = op.send(&mut connection).await;
-                    if result.is_err() {
-                        *conn.lock().await = None;
-                    }
-                    result
+        let deadline = self.timeout;
+        match &*self.link {
+            Link::Direct(manager) => {
+                match tokio::time::timeout(deadline, op.send(&mut manager.clone())).await {
+                    Ok(result) => result.map_err(unavailable),
+                    Err(_) => Err(CacheError::Timeout(deadline)),
                 }
             }
-        };
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(result) => result.map_err(unavailable),
-            Err(_) => Err(CacheError::Timeout(self.timeout)),
+            Link::Sentinel { client, conn } => {
+                let current = conn.lock().await.clone();
+                let mut connection = match current {
+                    Some(connection) => connection,
+                    None => {
+                        // Asking the sentinels has its own deadline, and holds no other lock.
+                        let Ok(mut client) = tokio::time::timeout(deadline, client.lock()).await
+                        else {
+                            return Err(CacheError::Timeout(deadline));
+                        };
+                        let fresh = tokio::time::timeout(deadline, client.get_async_connection())
+                            .await
+                            .map_err(|_| CacheError::Timeout(deadline))?
+                            .map_err(unavailable)?;
+                        *conn.lock().await = Some(fresh.clone());
+                        fresh
+                    }
+                };
+                let result = tokio::time::timeout(deadline, op.send(&mut connection)).await;
+                match result {
+                    Ok(Ok(value)) => Ok(value),
+                    failed => {
+                        // Error or silence: forget this master so the next operation asks the
+                        // sentinels again (it may have been failed over).
+                        *conn.lock().await = None;
+                        match failed {
+                            Ok(Err(e)) => Err(unavailable(e)),
+                            _ => Err(CacheError::Timeout(deadline)),
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -285,16 +302,29 @@ impl PolicyCache for RedisCache {
         limit: usize,
     ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
         Box::pin(async move {
-            let cursor: u64 = after.and_then(|c| c.parse().ok()).unwrap_or(0);
+            let cursor: u64 = match after {
+                None => 0,
+                Some(c) => c
+                    .parse()
+                    .map_err(|_| CacheError::Corrupt(format!("invalid redis scan cursor {c:?}")))?,
+            };
             let mut cmd = redis::cmd("SCAN");
             cmd.arg(cursor).arg("COUNT").arg(limit.max(1));
-            let (next, keys): (u64, Vec<String>) = self.run(Op::Cmd(&cmd)).await?;
+            let (next, keys): (u64, Vec<Vec<u8>>) = self.run(Op::Cmd(&cmd)).await?;
             let mut page = ScanPage::default();
-            for key in keys.into_iter().filter(|k| k != METADATA) {
+            for key in keys {
+                // Keys that are not domains (binary, or other data in a shared database) are skipped.
+                let Ok(key) = String::from_utf8(key) else {
+                    page.skipped += 1;
+                    continue;
+                };
+                if key == METADATA {
+                    continue;
+                }
                 match self.get(&key).await {
                     Ok(Some(entry)) => page.entries.push((key, entry)),
                     Ok(None) => {}
-                    Err(CacheError::Corrupt(_)) => page.skipped += 1,
+                    Err(CacheError::Corrupt(_) | CacheError::Unavailable(_)) => page.skipped += 1,
                     Err(e) => return Err(e),
                 }
             }

@@ -21,6 +21,7 @@ use crate::{BoxFuture, CacheError, CachedPolicy, PolicyCache, ScanPage};
 pub struct SqliteCache {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
+    timeout: std::time::Duration,
 }
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> CacheError {
@@ -40,9 +41,12 @@ impl SqliteCache {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_error)?;
         // Read as a query: the pragma returns the mode now in force.
-        let _: String = conn
+        let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
             .map_err(open_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %path.display(), %mode, "SQLite refused WAL journaling (network or read-only file system?); writes will block readers");
+        }
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS sts_policy_cache (domain TEXT, ts INTEGER, pol_id TEXT, pol_body TEXT);
              CREATE UNIQUE INDEX IF NOT EXISTS sts_policy_domain ON sts_policy_cache (domain);
@@ -56,7 +60,15 @@ impl SqliteCache {
         Ok(Self {
             path,
             conn: Arc::new(Mutex::new(conn)),
+            timeout: std::time::Duration::from_secs(5),
         })
+    }
+
+    /// Sets the deadline of each operation (default 5 s): a stalled disk makes operations fail
+    /// instead of holding up lookups.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The database file.
@@ -69,12 +81,14 @@ impl SqliteCache {
         f: impl FnOnce(&Connection) -> Result<T, CacheError> + Send + 'static,
     ) -> Result<T, CacheError> {
         let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             f(&conn)
-        })
-        .await
-        .map_err(unavailable)?
+        });
+        match tokio::time::timeout(self.timeout, task).await {
+            Ok(joined) => joined.map_err(unavailable)?,
+            Err(_) => Err(CacheError::Timeout(self.timeout)),
+        }
     }
 }
 
@@ -163,7 +177,11 @@ impl PolicyCache for SqliteCache {
                 .map_err(unavailable)?;
             let mut page = ScanPage::default();
             for row in rows {
-                let (domain, ts, id, body) = row.map_err(unavailable)?;
+                // A row whose columns have unexpected types is skipped, not fatal to the scan.
+                let Ok((domain, ts, id, body)) = row else {
+                    page.skipped += 1;
+                    continue;
+                };
                 page.next = Some(domain.clone());
                 // One bad row must not stop a proactive refresh of the others.
                 match row_to_entry(ts, id, body) {

@@ -1,4 +1,4 @@
-//! The in-process tier in front of a remote backend.
+//! The in-process tier in front of a persistent backend.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,32 +9,42 @@ use tokio::time::Instant;
 
 use crate::{BoxFuture, CacheError, CachedPolicy, PolicyCache, ScanPage};
 
-/// A small in-process cache in front of a remote backend (Redis, PostgreSQL), so a cached lookup
-/// does not wait on a network round trip.
+/// How long the backend is left alone after a failure before one operation probes it again.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// A small in-process cache in front of a persistent backend (SQLite, Redis, PostgreSQL), so a
+/// cached lookup does not wait on disk or network.
 ///
 /// - `get` answers from the tier when the entry was read or written less than `grace` ago, so
 ///   changes written by other daemons sharing the store are seen within `grace`; otherwise it asks
 ///   the backend and refreshes the tier.
-/// - When the backend fails (error or deadline), lookups are answered from the tier whatever its
-///   age (the resolver still never applies an expired policy), and writes are kept in a bounded
-///   queue and replayed, newest per domain, once the backend answers again: an acknowledged write
-///   is not lost while the daemon runs.
+/// - When the backend fails (error or deadline), it is left alone for a few seconds (a circuit
+///   breaker): lookups are answered at once from the tier whatever the entry's age (the resolver
+///   still never applies an expired policy), and writes are acknowledged into a bounded queue.
+///   Then one operation probes the backend; once it answers, the queue is replayed in the
+///   background, newest entry per domain, and an entry leaves the queue only once stored.
 /// - A failing backend is logged once when it starts failing and once when it recovers.
+///
+/// Needs a tokio runtime (the replay runs as a task).
 pub struct TieredCache<B> {
+    inner: Arc<Inner<B>>,
+}
+
+struct Inner<B> {
     back: B,
     grace: Duration,
     capacity: usize,
-    front: Mutex<HashMap<String, (Instant, Arc<CachedPolicy>)>>,
+    front: quick_cache::sync::Cache<String, (Instant, Arc<CachedPolicy>)>,
     pending: Mutex<HashMap<String, Arc<CachedPolicy>>>,
-    failing: AtomicBool,
+    down_until: Mutex<Option<Instant>>,
+    replaying: AtomicBool,
 }
 
 impl<B> std::fmt::Debug for TieredCache<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TieredCache")
-            .field("grace", &self.grace)
-            .field("capacity", &self.capacity)
-            .field("failing", &self.failing.load(Ordering::Relaxed))
+            .field("grace", &self.inner.grace)
+            .field("capacity", &self.inner.capacity)
             .finish_non_exhaustive()
     }
 }
@@ -43,96 +53,149 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl<B: PolicyCache> TieredCache<B> {
+fn newest(a: Option<Arc<CachedPolicy>>, b: Option<Arc<CachedPolicy>>) -> Option<Arc<CachedPolicy>> {
+    match (a, b) {
+        (Some(a), Some(b)) if b.fetched_at() > a.fetched_at() => Some(b),
+        (a, b) => a.or(b),
+    }
+}
+
+impl<B: PolicyCache + 'static> TieredCache<B> {
     /// A tier of at most `capacity` entries, trusted for `grace`, in front of `back`.
     pub fn new(back: B, grace: Duration, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         Self {
-            back,
-            grace,
-            capacity: capacity.max(1),
-            front: Mutex::new(HashMap::new()),
-            pending: Mutex::new(HashMap::new()),
-            failing: AtomicBool::new(false),
+            inner: Arc::new(Inner {
+                back,
+                grace,
+                capacity,
+                front: quick_cache::sync::Cache::new(capacity),
+                pending: Mutex::new(HashMap::new()),
+                down_until: Mutex::new(None),
+                replaying: AtomicBool::new(false),
+            }),
         }
     }
 
     /// The backend.
     pub fn backend(&self) -> &B {
-        &self.back
+        &self.inner.back
     }
 
     /// Writes acknowledged but not yet stored in the backend.
     pub fn pending_writes(&self) -> usize {
-        lock(&self.pending).len()
+        lock(&self.inner.pending).len()
+    }
+}
+
+impl<B: PolicyCache + 'static> Inner<B> {
+    fn remember(&self, domain: &str, entry: Arc<CachedPolicy>) {
+        let keep = self
+            .front
+            .get(domain)
+            .is_none_or(|(_, old)| old.fetched_at() <= entry.fetched_at());
+        if keep {
+            self.front
+                .insert(domain.to_owned(), (Instant::now(), entry));
+        }
     }
 
-    fn remember(&self, domain: &str, entry: Arc<CachedPolicy>) {
-        let mut front = lock(&self.front);
-        if front
-            .get(domain)
-            .is_some_and(|(_, old)| old.fetched_at() > entry.fetched_at())
-        {
-            return;
-        }
-        if front.len() >= self.capacity && !front.contains_key(domain) {
-            let grace = self.grace;
-            front.retain(|_, (at, _)| at.elapsed() < grace);
-            if front.len() >= self.capacity {
-                front.clear();
-            }
-        }
-        front.insert(domain.to_owned(), (Instant::now(), entry));
+    /// Whether the backend is being left alone after a failure.
+    fn is_down(&self) -> bool {
+        lock(&self.down_until).is_some_and(|until| Instant::now() < until)
     }
 
     fn failed(&self, error: &CacheError) {
-        if !self.failing.swap(true, Ordering::Relaxed) {
+        let mut down = lock(&self.down_until);
+        if down.is_none() {
             tracing::warn!(%error, "cache backend failing; answering from the in-process tier and queueing writes");
         }
+        *down = Some(Instant::now() + RETRY_AFTER);
     }
 
-    async fn recovered(&self) {
-        if self.failing.swap(false, Ordering::Relaxed) {
-            let queued: Vec<(String, Arc<CachedPolicy>)> = lock(&self.pending).drain().collect();
-            let count = queued.len();
-            for (domain, entry) in queued {
-                if let Err(error) = self.back.put(&domain, Arc::clone(&entry)).await {
-                    self.failed(&error);
-                    lock(&self.pending).entry(domain).or_insert(entry);
-                    return;
-                }
+    fn queue(&self, domain: &str, entry: Arc<CachedPolicy>) -> Result<(), CacheError> {
+        let mut pending = lock(&self.pending);
+        if pending.len() >= self.capacity && !pending.contains_key(domain) {
+            return Err(CacheError::Unavailable(Box::new(std::io::Error::other(
+                "cache backend down and the write queue is full",
+            ))));
+        }
+        if pending
+            .get(domain)
+            .is_none_or(|old| old.fetched_at() <= entry.fetched_at())
+        {
+            pending.insert(domain.to_owned(), entry);
+        }
+        Ok(())
+    }
+
+    /// The backend answered: clear the failure, and replay queued writes in the background.
+    fn succeeded(self: &Arc<Self>) {
+        if lock(&self.down_until).take().is_some() {
+            tracing::info!(
+                queued = lock(&self.pending).len(),
+                "cache backend answering again"
+            );
+        }
+        if lock(&self.pending).is_empty() || self.replaying.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let inner = Arc::clone(self);
+        tokio::spawn(async move {
+            inner.replay().await;
+            inner.replaying.store(false, Ordering::Release);
+        });
+    }
+
+    async fn replay(&self) {
+        let queued: Vec<(String, Arc<CachedPolicy>)> = lock(&self.pending)
+            .iter()
+            .map(|(d, e)| (d.clone(), Arc::clone(e)))
+            .collect();
+        for (domain, entry) in queued {
+            if let Err(error) = self.back.put(&domain, Arc::clone(&entry)).await {
+                // Everything not yet stored stays queued.
+                self.failed(&error);
+                return;
             }
-            tracing::info!(replayed = count, "cache backend recovered");
+            let mut pending = lock(&self.pending);
+            // A newer write may have been queued meanwhile: only remove what was stored.
+            if pending.get(&domain).is_some_and(|e| Arc::ptr_eq(e, &entry)) {
+                pending.remove(&domain);
+            }
         }
     }
 }
 
-impl<B: PolicyCache> PolicyCache for TieredCache<B> {
+impl<B: PolicyCache + 'static> PolicyCache for TieredCache<B> {
     fn get<'a>(
         &'a self,
         domain: &'a str,
     ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
+        let inner = &self.inner;
         Box::pin(async move {
-            let cached = lock(&self.front).get(domain).cloned();
-            let fresh = cached.as_ref().filter(|(at, _)| at.elapsed() < self.grace);
-            if let Some((_, entry)) = fresh {
-                return Ok(Some(Arc::clone(entry)));
+            let queued = lock(&inner.pending).get(domain).cloned();
+            let front = inner.front.get(domain);
+            if let Some((_, entry)) = front.as_ref().filter(|(at, _)| at.elapsed() < inner.grace) {
+                return Ok(newest(Some(Arc::clone(entry)), queued));
             }
-            match self.back.get(domain).await {
+            let local = newest(front.map(|(_, e)| e), queued);
+            if inner.is_down() {
+                return Ok(local);
+            }
+            match inner.back.get(domain).await {
                 Ok(found) => {
-                    self.recovered().await;
-                    let newest = match (found, cached.map(|(_, e)| e)) {
-                        (Some(b), Some(f)) if f.fetched_at() > b.fetched_at() => Some(f),
-                        (b, f) => b.or(f),
-                    };
-                    if let Some(entry) = &newest {
-                        self.remember(domain, Arc::clone(entry));
+                    self.inner.succeeded();
+                    let best = newest(found, local);
+                    if let Some(entry) = &best {
+                        inner.remember(domain, Arc::clone(entry));
                     }
-                    Ok(newest)
+                    Ok(best)
                 }
                 Err(error) => {
-                    self.failed(&error);
-                    match cached {
-                        Some((_, entry)) => Ok(Some(entry)),
+                    inner.failed(&error);
+                    match local {
+                        Some(entry) => Ok(Some(entry)),
                         None => Err(error),
                     }
                 }
@@ -145,26 +208,20 @@ impl<B: PolicyCache> PolicyCache for TieredCache<B> {
         domain: &'a str,
         entry: Arc<CachedPolicy>,
     ) -> BoxFuture<'a, Result<(), CacheError>> {
+        let inner = &self.inner;
         Box::pin(async move {
-            self.remember(domain, Arc::clone(&entry));
-            match self.back.put(domain, Arc::clone(&entry)).await {
+            inner.remember(domain, Arc::clone(&entry));
+            if inner.is_down() {
+                return inner.queue(domain, entry);
+            }
+            match inner.back.put(domain, Arc::clone(&entry)).await {
                 Ok(()) => {
-                    self.recovered().await;
+                    self.inner.succeeded();
                     Ok(())
                 }
                 Err(error) => {
-                    self.failed(&error);
-                    let mut pending = lock(&self.pending);
-                    if pending.len() >= self.capacity && !pending.contains_key(domain) {
-                        return Err(error);
-                    }
-                    let keep = pending
-                        .get(domain)
-                        .is_none_or(|old| old.fetched_at() <= entry.fetched_at());
-                    if keep {
-                        pending.insert(domain.to_owned(), entry);
-                    }
-                    Ok(())
+                    inner.failed(&error);
+                    inner.queue(domain, entry)
                 }
             }
         })
@@ -172,9 +229,9 @@ impl<B: PolicyCache> PolicyCache for TieredCache<B> {
 
     fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
         Box::pin(async move {
-            lock(&self.front).remove(domain);
-            lock(&self.pending).remove(domain);
-            self.back.remove(domain).await
+            self.inner.front.remove(domain);
+            lock(&self.inner.pending).remove(domain);
+            self.inner.back.remove(domain).await
         })
     }
 
@@ -183,14 +240,14 @@ impl<B: PolicyCache> PolicyCache for TieredCache<B> {
         after: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
-        self.back.scan(after, limit)
+        self.inner.back.scan(after, limit)
     }
 
     fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>> {
-        self.back.last_refresh()
+        self.inner.back.last_refresh()
     }
 
     fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
-        self.back.set_last_refresh(at)
+        self.inner.back.set_last_refresh(at)
     }
 }

@@ -1,6 +1,7 @@
 use std::sync::Arc;
+use std::time::Duration;
 
-use mta_sts_cache::{CachedPolicy, MemoryCache, PolicyCache, SqliteCache};
+use mta_sts_cache::{CachedPolicy, MemoryCache, PolicyCache, SqliteCache, TieredCache};
 
 pub(crate) fn entry(id: &str, fetched_at: u64, mx: &str) -> Arc<CachedPolicy> {
     let body = format!("version: STSv1\nmode: enforce\nmx: {mx}\nmax_age: 86400\n");
@@ -165,4 +166,20 @@ async fn sqlite_survives_reopen() {
             .as_str(),
         "a1"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tiered_sqlite_backend() {
+    let tier = TieredCache::new(
+        SqliteCache::open(temp_db("tier")).unwrap(),
+        Duration::ZERO,
+        100,
+    );
+    suite(&tier).await;
+    let tier = TieredCache::new(
+        SqliteCache::open(temp_db("tier-race")).unwrap(),
+        Duration::from_secs(60),
+        100,
+    );
+    concurrent_writers(Arc::new(tier)).await;
 }
