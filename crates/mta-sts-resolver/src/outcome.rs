@@ -65,7 +65,8 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub(crate) fn new(
+    /// A failure of `stage`, reported as `result_type`, caused by `error`.
+    pub fn new(
         stage: Stage,
         result_type: ResultType,
         error: impl std::error::Error + Send + Sync + 'static,

@@ -1,0 +1,261 @@
+//! From a discovery outcome to the socketmap reply (RFC 8461 §5, TLS_README, TLSRPT_README).
+
+use mta_sts_policy::{Mode, Policy};
+use mta_sts_resolver::Outcome;
+use postfix_socketmap::{MAX_REPLY_LEN, Reply};
+
+/// What to answer when discovery fails and no valid policy is cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+    /// `NOTFOUND`: deliver as if the domain had no policy (RFC 8461 §3.3, FETCH-10).
+    #[default]
+    NotFound,
+    /// `TEMP`: defer the mail until discovery succeeds.
+    Temp,
+}
+
+/// The per-zone answer rules (`zones.NAME` / `default_zone` in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneRules {
+    /// Enforce `testing` policies too (postfix-mta-sts-resolver's `strict_testing`).
+    pub strict_testing: bool,
+    /// Add `servername=hostname`, so Postfix sends the MX host name as SNI (Postfix 3.4+, APPLY-8).
+    pub require_sni: bool,
+    /// Add the TLSRPT attributes of Postfix 3.10+ (PFX-5), which also give RFC-exact MX matching
+    /// with Postfix 3.10.5+ (MAP-2).
+    pub tlsrpt: bool,
+    /// The answer when discovery fails with nothing valid cached.
+    pub on_failure: OnFailure,
+}
+
+impl Default for ZoneRules {
+    fn default() -> Self {
+        Self {
+            strict_testing: false,
+            require_sni: true,
+            tlsrpt: false,
+            on_failure: OnFailure::NotFound,
+        }
+    }
+}
+
+/// The reply for `domain` given the discovery `outcome`.
+///
+/// - `enforce` (and `testing` with `strict_testing`) → `OK secure match=…` (APPLY-1): the patterns
+///   in policy order, `*.x` written `.x`, duplicates dropped (MAP-1), then `servername=hostname`,
+///   then with `tlsrpt` the `policy_type`, `policy_domain`, `mx_host_pattern` and `policy_string`
+///   attributes (PFX-5, PFX-6);
+/// - `testing`, `none`, no policy → `NOTFOUND ` (APPLY-2, APPLY-3);
+/// - failure with nothing cached → per [`OnFailure`];
+/// - an answer over Postfix's 100000-byte limit → `TEMP` (SOCK-5); never an empty `OK` (SOCK-3).
+pub fn answer(domain: &str, outcome: &Outcome, rules: &ZoneRules) -> Reply {
+    if let Some(cached) = outcome.policy() {
+        let policy = cached.policy();
+        let enforce = match policy.mode() {
+            Mode::Enforce => true,
+            Mode::Testing => rules.strict_testing,
+            Mode::None => false,
+        };
+        if !enforce || policy.mx().is_empty() {
+            return Reply::NotFound;
+        }
+        let reply = Reply::Ok(secure(domain, policy, rules));
+        if reply.payload_len() > MAX_REPLY_LEN {
+            return Reply::Temp(format!(
+                "MTA-STS answer for {domain} exceeds {MAX_REPLY_LEN} bytes"
+            ));
+        }
+        return reply;
+    }
+    match (outcome, rules.on_failure) {
+        (Outcome::Failure(failure), OnFailure::Temp) => Reply::Temp(format!(
+            "MTA-STS policy discovery for {domain} failed: {failure}"
+        )),
+        _ => Reply::NotFound,
+    }
+}
+
+fn secure(domain: &str, policy: &Policy, rules: &ZoneRules) -> String {
+    let mut patterns: Vec<String> = Vec::new();
+    for mx in policy.mx() {
+        let pattern = if mx.is_wildcard() {
+            format!(".{}", mx.domain())
+        } else {
+            mx.as_str().to_owned()
+        };
+        if !patterns.iter().any(|p| p.eq_ignore_ascii_case(&pattern)) {
+            patterns.push(pattern);
+        }
+    }
+    let mut out = format!("secure match={}", patterns.join(":"));
+    if rules.require_sni {
+        out.push_str(" servername=hostname");
+    }
+    if rules.tlsrpt {
+        out.push_str(&format!(" policy_type=sts policy_domain={domain}"));
+        for mx in policy.mx() {
+            out.push_str(&format!(" mx_host_pattern={mx}"));
+        }
+        for line in policy.policy_strings() {
+            // PFX-6: braces would break Postfix's attribute parsing; such extension lines are left out.
+            if line.contains(['{', '}']) {
+                continue;
+            }
+            let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+            out.push_str(&format!(" {{ policy_string = {line} }}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mta_sts_cache_stub::entry;
+
+    use super::*;
+
+    /// A cached-policy outcome without going through a resolver.
+    mod mta_sts_cache_stub {
+        use super::*;
+
+        pub(super) fn entry(body: &str) -> Outcome {
+            let policy: Policy = body.parse().unwrap();
+            let cached = mta_sts_cache::CachedPolicy::new(policy, "a1".parse().unwrap(), 1000);
+            Outcome::Fetched(Arc::new(cached))
+        }
+    }
+
+    const RFC: &str = "version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: *.example.net\nmx: backupmx.example.com\nmax_age: 604800\n";
+
+    fn ok(reply: Reply) -> String {
+        match reply {
+            Reply::Ok(data) => data,
+            other => panic!("expected OK, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn apply_1_enforce_is_secure_with_servername() {
+        let data = ok(answer("example.com", &entry(RFC), &ZoneRules::default()));
+        assert_eq!(
+            data,
+            "secure match=mail.example.com:.example.net:backupmx.example.com servername=hostname"
+        );
+        let no_sni = ZoneRules {
+            require_sni: false,
+            ..ZoneRules::default()
+        };
+        assert_eq!(
+            ok(answer("example.com", &entry(RFC), &no_sni)),
+            "secure match=mail.example.com:.example.net:backupmx.example.com"
+        );
+    }
+
+    #[test]
+    fn pfx_5_map_2_tlsrpt_attributes_exactly() {
+        let rules = ZoneRules {
+            tlsrpt: true,
+            ..ZoneRules::default()
+        };
+        let data = ok(answer("example.com", &entry(RFC), &rules));
+        let expected = "secure match=mail.example.com:.example.net:backupmx.example.com servername=hostname \
+            policy_type=sts policy_domain=example.com mx_host_pattern=mail.example.com \
+            mx_host_pattern=*.example.net mx_host_pattern=backupmx.example.com \
+            { policy_string = version: STSv1 } { policy_string = mode: enforce } \
+            { policy_string = mx: mail.example.com } { policy_string = mx: *.example.net } \
+            { policy_string = mx: backupmx.example.com } { policy_string = max_age: 604800 }";
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn pfx_6_brace_lines_left_out() {
+        let body = "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 86400\nnote: a {b}\nother: x   y\n";
+        let rules = ZoneRules {
+            tlsrpt: true,
+            ..ZoneRules::default()
+        };
+        let data = ok(answer("example.com", &entry(body), &rules));
+        assert!(!data.contains("note"), "{data}");
+        assert!(data.contains("{ policy_string = other: x y }"), "{data}");
+    }
+
+    #[test]
+    fn map_1_patterns_deduplicated_in_policy_order() {
+        let body = "version: STSv1\nmode: enforce\nmx: *.example.net\nmx: a.example\nmx: *.EXAMPLE.net\nmx: a.example\nmax_age: 86400\n";
+        assert_eq!(
+            ok(answer("example.com", &entry(body), &ZoneRules::default())),
+            "secure match=.example.net:a.example servername=hostname"
+        );
+    }
+
+    #[test]
+    fn apply_2_apply_3_testing_and_none_are_notfound() {
+        let testing = RFC.replace("mode: enforce", "mode: testing");
+        assert_eq!(
+            answer("example.com", &entry(&testing), &ZoneRules::default()),
+            Reply::NotFound
+        );
+        let strict = ZoneRules {
+            strict_testing: true,
+            ..ZoneRules::default()
+        };
+        assert!(matches!(
+            answer("example.com", &entry(&testing), &strict),
+            Reply::Ok(_)
+        ));
+        let none = "version: STSv1\nmode: none\nmax_age: 86400\n";
+        assert_eq!(
+            answer("example.com", &entry(none), &strict),
+            Reply::NotFound
+        );
+        let none_with_mx = "version: STSv1\nmode: none\nmx: a.example\nmax_age: 86400\n";
+        assert_eq!(
+            answer("example.com", &entry(none_with_mx), &strict),
+            Reply::NotFound
+        );
+    }
+
+    #[test]
+    fn fetch_10_failure_without_cache_per_on_failure() {
+        use mta_sts_resolver::{Failure, ResultType, Stage};
+        let failure = Outcome::Failure(Failure::new(
+            Stage::Https,
+            ResultType::StsPolicyFetchError,
+            std::io::Error::other("connection refused"),
+        ));
+        assert_eq!(
+            answer("example.com", &failure, &ZoneRules::default()),
+            Reply::NotFound
+        );
+        let temp = ZoneRules {
+            on_failure: OnFailure::Temp,
+            ..ZoneRules::default()
+        };
+        let Reply::Temp(reason) = answer("example.com", &failure, &temp) else {
+            panic!("not TEMP")
+        };
+        assert!(
+            reason.contains("example.com") && reason.contains("connection refused"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn sock_5_oversized_answer_is_temp() {
+        let mx: String = (0..1000)
+            .map(|i| format!("mx: {}{i}.example.com\n", "m".repeat(60)))
+            .collect();
+        let body = format!("version: STSv1\nmode: enforce\n{mx}max_age: 86400\n");
+        let rules = ZoneRules {
+            tlsrpt: true,
+            ..ZoneRules::default()
+        };
+        let reply = answer("example.com", &entry(&body), &rules);
+        assert!(
+            matches!(&reply, Reply::Temp(reason) if reason.contains("exceeds 100000 bytes")),
+            "{reply:?}"
+        );
+    }
+}
