@@ -8,11 +8,19 @@
 //! - [`answer`]: a discovery outcome to the socketmap reply, in the form Postfix expects (APPLY-1..3,
 //!   PFX-2..6, MAP-1..2, SOCK-3, SOCK-5).
 //!
-//! The configuration, the socket server and the `mta-sts-daemon` binary come next.
+//! - [`Config`]: `/etc/mta-sts-daemon.yml` with every key and default of postfix-mta-sts-resolver,
+//!   errors that name the file, line and key, and warnings for unknown keys.
+//!
+//! The socket server and the `mta-sts-daemon` binary come next.
 #![forbid(unsafe_code)]
 
 pub use answer::{OnFailure, ZoneRules, answer};
+pub use config::{
+    CacheSection, CacheType, Config, ConfigError, Dns, OnFailureSetting, Proactive, RootsSetting,
+    SocketMode, Tls, Zone,
+};
 pub use key::{Key, Skip, normalize_key};
 
 mod answer;
+mod config;
 mod key;
