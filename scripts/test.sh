@@ -9,14 +9,18 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 start=$SECONDS
 step() { printf '\n==> %s (%ss)\n' "$*" "$((SECONDS - start))"; }
 
-step "system packages the tests need (Debian): redis-server, postgresql"
+step "system packages the tests need (Debian): redis-server, postgresql, postfix (postmap)"
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v psql >/dev/null || need+=(postgresql-client)
 { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || need+=(postgresql)
+[ -x /usr/sbin/postmap ] || need+=(postfix)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix's installer must not ask questions nor write a mail configuration we did not ask for.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  echo "postfix postfix/mailname string localhost" | debconf-set-selections
   apt-get update -qq
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}"
 fi

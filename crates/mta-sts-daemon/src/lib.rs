@@ -1,7 +1,6 @@
 //! The MTA-STS policy daemon for Postfix's `smtp_tls_policy_maps` (socketmap).
 //!
-//! Work in progress (issue #5): this crate so far holds the two pure pieces every answer goes
-//! through, both fully tested:
+//! Work in progress (issue #5). What exists:
 //!
 //! - [`normalize_key`]: a Postfix lookup key to a policy domain, or the reason it gets `NOTFOUND`
 //!   without any DNS query (PFX-1, APPLY-5..7);
@@ -11,7 +10,12 @@
 //! - [`Config`]: `/etc/mta-sts-daemon.yml` with every key and default of postfix-mta-sts-resolver,
 //!   errors that name the file, line and key, and warnings for unknown keys.
 //!
-//! The socket server and the `mta-sts-daemon` binary come next.
+//! - [`Daemon`] and [`Listener`]: the socketmap server over TCP or a UNIX socket, with the cache the
+//!   configuration names (persistent ones behind the in-process tier), per-zone deadlines, and a
+//!   graceful shutdown.
+//!
+//! Still to come (issue #5): privilege dropping, systemd notification, log reopening on SIGHUP,
+//! proactive refresh passes, the Postfix integration tests with `postmap`, and the load benchmarks.
 #![forbid(unsafe_code)]
 
 pub use answer::{OnFailure, ZoneRules, answer};
@@ -20,7 +24,9 @@ pub use config::{
     SocketMode, Tls, Zone,
 };
 pub use key::{Key, Skip, normalize_key};
+pub use server::{Daemon, Listener, fetch_config, open_cache};
 
 mod answer;
 mod config;
 mod key;
+mod server;

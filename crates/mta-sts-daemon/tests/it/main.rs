@@ -1,0 +1,145 @@
+//! The daemon end to end: real DNS and HTTPS servers on loopback, socketmap over TCP and UNIX
+//! sockets, and Postfix's own `postmap` client.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mta_sts_daemon::{Config, Daemon, Listener, fetch_config};
+use mta_sts_fetch::Proxy;
+use mta_sts_testkit::{CertKind, HostConfig, PolicyServer, Response, TestCa, TestDns};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+// Answers for every key form and zone option.
+mod answers;
+// Persistence, shutdown, sockets and hostile clients.
+mod operations;
+// Postfix's own socketmap client.
+mod postmap;
+
+pub(crate) const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n";
+
+pub(crate) struct Kit {
+    pub(crate) dns: TestDns,
+    pub(crate) https: PolicyServer,
+    pub(crate) ca: TestCa,
+}
+
+impl Kit {
+    pub(crate) async fn start() -> Self {
+        let ca = TestCa::new();
+        let dns = TestDns::start().await.unwrap();
+        let https = PolicyServer::start(&ca).await.unwrap();
+        Self { dns, https, ca }
+    }
+
+    pub(crate) fn publish(&self, domain: &str, id: &str, response: Response) {
+        let txt = format!("_mta-sts.{domain}");
+        self.dns.clear(&txt);
+        self.dns
+            .add_txt(&txt, &[format!("v=STSv1; id={id}").as_bytes()]);
+        self.dns.clear(&format!("mta-sts.{domain}"));
+        self.dns
+            .add_a(&format!("mta-sts.{domain}"), Ipv4Addr::LOCALHOST);
+        self.https.set_host(
+            &format!("mta-sts.{domain}"),
+            HostConfig {
+                cert: CertKind::Valid,
+                response,
+            },
+        );
+    }
+
+    /// The configuration text plus our name server.
+    pub(crate) fn config(&self, yaml: &str) -> Config {
+        let yaml = format!("{yaml}\ndns:\n  nameservers: ['{}']\n", self.dns.addr());
+        Config::parse(&yaml, "test.yml").unwrap().0
+    }
+
+    /// Starts a daemon for `config` on `listener`; dropping the handle shuts it down.
+    pub(crate) fn run(&self, config: Config, listener: Listener) -> Running {
+        let fetch = fetch_config(&config)
+            .with_https_port(self.https.addr().port())
+            .with_ca_pem(self.ca.cert_pem())
+            .with_proxy(Proxy::None);
+        let daemon = Daemon::new(config, &fetch).unwrap();
+        let addr = listener.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            daemon
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Running {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub(crate) async fn start_tcp(&self, yaml: &str) -> Running {
+        let listener = Listener::Tcp(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+        self.run(self.config(yaml), listener)
+    }
+}
+
+pub(crate) struct Running {
+    pub(crate) addr: Option<SocketAddr>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Signals shutdown and waits for the daemon to finish.
+    pub(crate) async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Sends raw bytes, half-closes, and returns everything the daemon answered.
+pub(crate) async fn exchange(addr: SocketAddr, input: &[u8]) -> Vec<u8> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(input).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(15), stream.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    out
+}
+
+/// One request as Postfix sends it; the reply payload as text.
+pub(crate) async fn query(addr: SocketAddr, map: &str, key: &str) -> String {
+    let payload = format!("{map} {key}");
+    let wire = format!("{}:{payload},", payload.len());
+    let out = exchange(addr, wire.as_bytes()).await;
+    let text = String::from_utf8(out).unwrap();
+    let (_, rest) = text.split_once(':').unwrap();
+    rest.strip_suffix(',').unwrap().to_owned()
+}
+
+pub(crate) fn temp_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mta-sts-daemon-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+// The built binary: flags, exit codes, signals.
+mod binary;

@@ -1,0 +1,118 @@
+use std::time::Duration;
+
+use mta_sts_daemon::Listener;
+use mta_sts_testkit::Response;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{ENFORCE, Kit, exchange, query, temp_path};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tofu_survives_a_restart_with_sqlite() {
+    let kit = Kit::start().await;
+    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    let db = temp_path("tofu.db");
+    let yaml = format!(
+        "cache:\n  type: sqlite\n  options:\n    filename: {}\n",
+        db.display()
+    );
+    let daemon = kit.start_tcp(&yaml).await;
+    assert!(
+        query(daemon.addr.unwrap(), "postfix", "example.com")
+            .await
+            .starts_with("OK secure")
+    );
+    daemon.shutdown().await;
+    // The domain's HTTPS and DNS break; a new daemon still knows the policy.
+    kit.https.set_host(
+        "mta-sts.example.com",
+        mta_sts_testkit::HostConfig::valid(Response::status(500)),
+    );
+    kit.dns.clear("_mta-sts.example.com");
+    let daemon = kit.start_tcp(&yaml).await;
+    assert!(
+        query(daemon.addr.unwrap(), "postfix", "example.com")
+            .await
+            .starts_with("OK secure")
+    );
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pipelined_requests_malformed_input_and_silent_clients() {
+    let kit = Kit::start().await;
+    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    let daemon = kit.start_tcp("").await;
+    let addr = daemon.addr.unwrap();
+    let out = exchange(
+        addr,
+        b"19:postfix example.com,15:postfix other.x,7:postfix,",
+    )
+    .await;
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("65:OK secure"), "{text}");
+    assert!(text.contains("9:NOTFOUND ,"), "{text}");
+    assert!(
+        text.ends_with("50:PERM request has no space between map name and key,"),
+        "{text}"
+    );
+    // SOCK-9: a malformed netstring closes that connection only.
+    assert_eq!(exchange(addr, b"x:abc,").await, b"");
+    assert_eq!(exchange(addr, b"99999999999:").await, b"");
+    // A client that connects and says nothing does not hold up others.
+    let _silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(
+        query(addr, "postfix", "example.com")
+            .await
+            .starts_with("OK secure")
+    );
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let kit = Kit::start().await;
+    let slow = Response {
+        delay: Duration::from_millis(800),
+        ..Response::policy(ENFORCE)
+    };
+    kit.publish("slow.example", "s1", slow);
+    let daemon = kit.start_tcp("shutdown_timeout: 5\n").await;
+    let addr = daemon.addr.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(b"20:postfix slow.example,").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopping = tokio::spawn(daemon.shutdown());
+    let mut reply = vec![0u8; 3];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&reply, b"65:", "the in-flight request was answered");
+    stopping.await.unwrap();
+    // And nothing listens any more.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unix_socket_with_mode_and_stale_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let kit = Kit::start().await;
+    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    let path = temp_path("daemon.sock");
+    std::fs::write(&path, b"stale").unwrap();
+    let config = kit.config(&format!("path: {}\nmode: 0660\n", path.display()));
+    let listener = Listener::bind(&config).await.unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o660
+    );
+    // A live socket is refused.
+    assert!(Listener::bind(&config).await.is_err());
+    let daemon = kit.run(config, listener);
+    let mut stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+    stream.write_all(b"19:postfix example.com,").await.unwrap();
+    let mut reply = vec![0u8; 3];
+    stream.read_exact(&mut reply).await.unwrap();
+    assert_eq!(&reply, b"65:");
+    daemon.shutdown().await;
+}
