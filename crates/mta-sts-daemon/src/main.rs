@@ -69,7 +69,14 @@ fn main() -> ExitCode {
                 return ExitCode::from(78);
             }
         },
-        None => subscriber.with_writer(std::io::stderr).try_init(),
+        None => {
+            // Colours only for people; journald and log files get plain text.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            subscriber
+                .with_writer(std::io::stderr)
+                .with_ansi(ansi)
+                .try_init()
+        }
     };
     let _ = logged;
     let (config, warnings) = match Config::load(&args.config) {
