@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use mta_sts_daemon::{Config, Daemon, Listener, fetch_config};
 
@@ -31,6 +34,54 @@ struct Args {
     /// Accepted for compatibility with postfix-mta-sts-resolver; has no effect.
     #[arg(long)]
     disable_uvloop: bool,
+    /// Run as this user once the socket is bound (start as root to bind a socket in Postfix's chroot).
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Run as this group once the socket is bound (default: the user's primary group).
+    #[arg(short, long)]
+    group: Option<String>,
+}
+
+/// The log file, reopened on SIGHUP so logrotate can move it away.
+struct LogFile {
+    path: PathBuf,
+    file: std::sync::Mutex<std::fs::File>,
+}
+
+impl LogFile {
+    fn open(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    }
+
+    fn reopen(&self) -> std::io::Result<()> {
+        let fresh = Self::open(&self.path)?;
+        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+}
+
+/// A handle tracing writes one event through.
+struct LogWriter(Arc<LogFile>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .file
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0
+            .file
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .flush()
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -51,16 +102,20 @@ fn main() -> ExitCode {
         Verbosity::Error | Verbosity::Fatal => tracing::Level::ERROR,
     };
     let subscriber = tracing_subscriber::fmt().with_max_level(level);
+    let mut log_file = None;
     let logged = match &args.logfile {
-        Some(path) => match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            Ok(file) => subscriber
-                .with_writer(std::sync::Mutex::new(file))
-                .with_ansi(false)
-                .try_init(),
+        Some(path) => match LogFile::open(path) {
+            Ok(file) => {
+                let log = Arc::new(LogFile {
+                    path: path.clone(),
+                    file: std::sync::Mutex::new(file),
+                });
+                log_file = Some(Arc::clone(&log));
+                subscriber
+                    .with_writer(move || LogWriter(Arc::clone(&log)))
+                    .with_ansi(false)
+                    .try_init()
+            }
             Err(e) => {
                 eprintln!(
                     "mta-sts-daemon: cannot open log file {}: {e}",
@@ -96,7 +151,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, args.pidfile)) {
+    let identity = Identity {
+        user: args.user,
+        group: args.group,
+    };
+    match runtime.block_on(run(config, args.pidfile, identity, log_file)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -106,15 +165,94 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config, pidfile: Option<PathBuf>) -> anyhow::Result<()> {
-    let daemon = Daemon::new(config.clone(), &fetch_config(&config))?;
+/// Who to become after binding.
+struct Identity {
+    user: Option<String>,
+    group: Option<String>,
+}
+
+impl Identity {
+    /// Drops root privileges for good: supplementary groups, then group, then user.
+    fn assume(&self) -> anyhow::Result<()> {
+        use nix::unistd::{Group, User, setgid, setgroups, setuid};
+        let user = match &self.user {
+            Some(name) => {
+                Some(User::from_name(name)?.with_context(|| format!("no such user: {name}"))?)
+            }
+            None => None,
+        };
+        let gid = match (&self.group, &user) {
+            (Some(name), _) => Some(
+                Group::from_name(name)?
+                    .with_context(|| format!("no such group: {name}"))?
+                    .gid,
+            ),
+            (None, Some(user)) => Some(user.gid),
+            (None, None) => None,
+        };
+        if let Some(gid) = gid {
+            setgroups(&[gid]).context("cannot drop supplementary groups (are we root?)")?;
+            setgid(gid).context("cannot change group")?;
+        }
+        if let Some(user) = user {
+            setuid(user.uid).context("cannot change user")?;
+            tracing::info!(user = %user.name, uid = user.uid.as_raw(), "running unprivileged");
+        }
+        Ok(())
+    }
+}
+
+async fn run(
+    config: Config,
+    pidfile: Option<PathBuf>,
+    identity: Identity,
+    log_file: Option<Arc<LogFile>>,
+) -> anyhow::Result<()> {
     let listener = Listener::bind(&config).await?;
     if let Some(pidfile) = &pidfile {
-        std::fs::write(pidfile, format!("{}\n", std::process::id()))?;
+        std::fs::write(pidfile, format!("{}\n", std::process::id()))
+            .with_context(|| format!("cannot write {}", pidfile.display()))?;
     }
-    match listener.local_addr() {
-        Some(addr) => tracing::info!(%addr, cache = ?config.cache.kind, "listening"),
-        None => tracing::info!(path = ?config.path, cache = ?config.cache.kind, "listening"),
+    identity.assume()?;
+    // The cache is opened as the final user, so the files it creates belong to it.
+    let daemon = Daemon::new(config.clone(), &fetch_config(&config))?;
+    let status = match listener.local_addr() {
+        Some(addr) => {
+            tracing::info!(%addr, cache = ?config.cache.kind, "listening");
+            format!("listening on {addr}")
+        }
+        None => {
+            tracing::info!(path = ?config.path, cache = ?config.cache.kind, "listening");
+            format!(
+                "listening on {}",
+                config
+                    .path
+                    .as_deref()
+                    .unwrap_or_else(|| std::path::Path::new("?"))
+                    .display()
+            )
+        }
+    };
+    let _ = sd_notify::notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&status),
+    ]);
+    if let Some(log) = log_file {
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                match log.reopen() {
+                    Ok(()) => tracing::info!("log file reopened"),
+                    Err(e) => {
+                        eprintln!("mta-sts-daemon: cannot reopen {}: {e}", log.path.display())
+                    }
+                }
+            }
+        });
     }
     let shutdown = async {
         let mut term =
@@ -124,6 +262,7 @@ async fn run(config: Config, pidfile: Option<PathBuf>) -> anyhow::Result<()> {
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
         tracing::info!("shutting down");
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     };
     daemon.serve(listener, shutdown).await?;
     if let Some(pidfile) = pidfile {

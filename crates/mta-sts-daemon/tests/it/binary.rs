@@ -115,3 +115,119 @@ fn help_names_the_flags() {
         assert!(text.contains(flag), "{flag} missing from --help");
     }
 }
+
+#[test]
+fn drops_privileges_notifies_systemd_and_reopens_its_log() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixDatagram;
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap()
+        .stdout
+        .starts_with(b"0\n");
+    let dir = temp_path("privileges");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let port = free_port();
+    let config = dir.join("d.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "port: {port}\ncache:\n  type: sqlite\n  options:\n    filename: {}\n",
+            dir.join("c.db").display()
+        ),
+    )
+    .unwrap();
+    let notify_path = dir.join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    std::fs::set_permissions(&notify_path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let log = dir.join("daemon.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mta-sts-daemon"));
+    cmd.arg("-c")
+        .arg(&config)
+        .arg("-l")
+        .arg(&log)
+        .env("NOTIFY_SOCKET", &notify_path);
+    if is_root {
+        cmd.args(["-u", "nobody"]);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut buf = [0u8; 512];
+    let n = notify.recv(&mut buf).unwrap();
+    let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        ready.contains("READY=1") && ready.contains("STATUS=listening on 127.0.0.1:"),
+        "{ready}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let uid_line = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .to_owned();
+    if is_root {
+        let nobody = String::from_utf8(
+            Command::new("id")
+                .args(["-u", "nobody"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        assert!(
+            uid_line
+                .split_whitespace()
+                .skip(1)
+                .all(|u| u == nobody.trim()),
+            "{uid_line}"
+        );
+    }
+    // logrotate: move the file away, SIGHUP, and the daemon writes to a new file at the old path.
+    std::fs::rename(&log, dir.join("daemon.log.1")).unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut reopened = false;
+    for _ in 0..100 {
+        if std::fs::read_to_string(&log).is_ok_and(|t| t.contains("log file reopened")) {
+            reopened = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(reopened, "no new log file after SIGHUP");
+    assert!(
+        std::fs::read_to_string(dir.join("daemon.log.1"))
+            .unwrap()
+            .contains("listening")
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let n = notify.recv(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// Every example configuration in contrib/ loads without error or warning.
+#[test]
+fn contrib_configurations_load() {
+    let contrib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&contrib).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yml") {
+            let (_, warnings) =
+                mta_sts_daemon::Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(warnings.is_empty(), "{}: {warnings:?}", path.display());
+            count += 1;
+        }
+    }
+    assert!(count >= 5, "only {count} example configurations");
+}
