@@ -67,6 +67,8 @@ pub struct Config {
     pub cache_grace: f64,
     /// Seconds in-flight requests get at shutdown (default 20).
     pub shutdown_timeout: f64,
+    /// Connections served at once; more wait in the listen backlog (our addition, default 4096).
+    pub max_connections: usize,
     /// The policy cache.
     pub cache: CacheSection,
     /// Background refresh of every cached policy.
@@ -93,6 +95,7 @@ impl Default for Config {
             reuse_port: true,
             cache_grace: 60.0,
             shutdown_timeout: 20.0,
+            max_connections: 4096,
             cache: CacheSection::default(),
             proactive_policy_fetching: Proactive::default(),
             default_zone: Zone::default(),
@@ -393,6 +396,9 @@ impl Config {
                 "shutdown_timeout",
                 "must be a number of seconds, 0 or more",
             ));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("max_connections", "must be 1 or more"));
         }
         let p = &self.proactive_policy_fetching;
         if !(p.interval.is_finite() && p.interval > 0.0) {

@@ -22,8 +22,6 @@ use tokio_util::codec::Framed;
 
 use crate::{CacheType, Config, Key, OnFailure, RootsSetting, answer, normalize_key};
 
-/// Connections served at once; more wait in the listen backlog.
-const MAX_CONNECTIONS: usize = 4096;
 /// An idle connection is closed after this long (Postfix closes its own after 10 s).
 const IDLE: Duration = Duration::from_secs(60);
 
@@ -211,7 +209,7 @@ impl Daemon {
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let slots = Arc::new(Semaphore::new(self.config.max_connections));
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         loop {

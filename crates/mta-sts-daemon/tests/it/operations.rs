@@ -116,3 +116,71 @@ async fn unix_socket_with_mode_and_stale_file() {
     assert_eq!(&reply, b"65:");
     daemon.shutdown().await;
 }
+
+/// The daemon with each shared backend: the policy learned by one daemon is answered by a second
+/// one whose discovery is broken, through the shared store.
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_redis_and_postgres_caches() {
+    let redis = mta_sts_testkit::TestRedis::start().unwrap();
+    let postgres = mta_sts_testkit::TestPostgres::start().unwrap();
+    let dsn = postgres.database("daemon").unwrap();
+    let backends = [
+        format!(
+            "cache:\n  type: redis\n  options:\n    url: \"{}/0\"\n",
+            redis.url()
+        ),
+        format!(
+            "cache:\n  type: redis\n  options:\n    address: \"{}/0?timeout=5\"\n    db: 1\n    minsize: 5\n    maxsize: 25\n",
+            redis.url()
+        ),
+        format!("cache:\n  type: postgres\n  options:\n    dsn: \"{dsn}\"\n"),
+    ];
+    for (i, yaml) in backends.iter().enumerate() {
+        let kit = Kit::start().await;
+        let domain = format!("shared{i}.example");
+        kit.publish(&domain, "a1", Response::policy(ENFORCE));
+        let first = kit.start_tcp(yaml).await;
+        assert!(
+            query(first.addr.unwrap(), "postfix", &domain)
+                .await
+                .starts_with("OK secure"),
+            "{yaml}"
+        );
+        first.shutdown().await;
+        // Discovery now fails everywhere; a fresh daemon answers from the shared store.
+        kit.dns.clear(&format!("_mta-sts.{domain}"));
+        kit.https.set_host(
+            &format!("mta-sts.{domain}"),
+            mta_sts_testkit::HostConfig::valid(Response::status(500)),
+        );
+        let second = kit.start_tcp(yaml).await;
+        assert!(
+            query(second.addr.unwrap(), "postfix", &domain)
+                .await
+                .starts_with("OK secure"),
+            "{yaml}"
+        );
+        second.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_beyond_the_limit_wait_their_turn() {
+    let kit = Kit::start().await;
+    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    let daemon = kit.start_tcp("max_connections: 1\n").await;
+    let addr = daemon.addr.unwrap();
+    // The one slot is taken by an idle client; a second client is not served until it leaves.
+    let holder = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = tokio::spawn(query(addr, "postfix", "example.com"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "served beyond max_connections");
+    drop(holder);
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with("OK secure"), "{answer}");
+    daemon.shutdown().await;
+}
