@@ -201,6 +201,82 @@ impl Daemon {
         reply
     }
 
+    /// Proactive policy fetching (postfix-mta-sts-resolver's `proactive_policy_fetching`): every
+    /// `interval`, re-fetch every cached policy older than `interval / grace_ratio`, at most
+    /// `concurrency_limit` at a time, so busy and quiet domains alike never lapse (CACHE-4). The
+    /// time of the last pass is kept in the cache, so daemons sharing a store take turns. Runs
+    /// until the returned future is dropped.
+    pub async fn proactive_fetching(&self) {
+        let settings = &self.config.proactive_policy_fetching;
+        let interval = settings.interval.max(1.0);
+        let min_age = interval / settings.grace_ratio;
+        let cache = self.resolver.cache();
+        loop {
+            let now = mta_sts_resolver::Clock::now(&SystemClock);
+            let last = cache.last_refresh().await.ok().flatten().unwrap_or(0);
+            let due = last as f64 + interval;
+            if (now as f64) < due {
+                // A little jitter, so daemons sharing a store do not all wake at once.
+                let jitter =
+                    f64::from(std::process::id() % 1000) / 1000.0 * (interval * 0.05).min(30.0);
+                tokio::time::sleep(Duration::from_secs_f64(due - now as f64 + jitter)).await;
+                continue;
+            }
+            // Claim this pass before running it.
+            let _ = cache.set_last_refresh(now).await;
+            let (refreshed, failed) = self.proactive_pass(now, min_age).await;
+            tracing::info!(refreshed, failed, "proactive policy fetching pass done");
+        }
+    }
+
+    async fn proactive_pass(&self, now: u64, min_age: f64) -> (usize, usize) {
+        let limit = Arc::new(Semaphore::new(
+            self.config.proactive_policy_fetching.concurrency_limit,
+        ));
+        let mut tasks = JoinSet::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = match self.resolver.cache().scan(cursor.as_deref(), 256).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(error = %e, "proactive fetching: cannot scan the cache");
+                    break;
+                }
+            };
+            for (domain, entry) in page.entries {
+                if (now.saturating_sub(entry.fetched_at()) as f64) < min_age {
+                    continue;
+                }
+                let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
+                    break;
+                };
+                let resolver = self.resolver.clone();
+                tasks.spawn(async move {
+                    let outcome = resolver.refresh(&domain).await;
+                    drop(permit);
+                    let ok = matches!(outcome, Outcome::Fetched(_));
+                    let alert = outcome.failure().filter(|_| !ok && outcome.should_alert());
+                    if let Some(f) = alert {
+                        tracing::warn!(%domain, failure = %f, "proactive refresh failed; the cached policy still applies");
+                    }
+                    ok
+                });
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let (mut refreshed, mut failed) = (0, 0);
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(true) => refreshed += 1,
+                _ => failed += 1,
+            }
+        }
+        (refreshed, failed)
+    }
+
     /// Serves connections from `listener` until `shutdown` completes, then lets in-flight requests
     /// finish for up to `shutdown_timeout`.
     pub async fn serve(
@@ -209,6 +285,10 @@ impl Daemon {
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let proactive = self.config.proactive_policy_fetching.enabled.then(|| {
+            let daemon = self.clone();
+            tokio::spawn(async move { daemon.proactive_fetching().await })
+        });
         let slots = Arc::new(Semaphore::new(self.config.max_connections));
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
@@ -239,6 +319,9 @@ impl Daemon {
                 }
                 drop(permit);
             });
+        }
+        if let Some(task) = proactive {
+            task.abort();
         }
         let _ = stop_tx.send(true);
         let grace = Duration::from_secs_f64(self.config.shutdown_timeout);

@@ -184,3 +184,39 @@ async fn connections_beyond_the_limit_wait_their_turn() {
     assert!(answer.starts_with("OK secure"), "{answer}");
     daemon.shutdown().await;
 }
+
+/// CACHE-4 / proactive_policy_fetching: cached policies are re-fetched in the background, even
+/// with an unchanged TXT id (which alone never triggers a fetch, FETCH-11).
+#[tokio::test(flavor = "multi_thread")]
+async fn proactive_fetching_refreshes_cached_policies() {
+    let kit = Kit::start().await;
+    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    let yaml = "proactive_policy_fetching:\n  enabled: yes\n  interval: 1\n  grace_ratio: 2\n";
+    let daemon = kit.start_tcp(yaml).await;
+    let addr = daemon.addr.unwrap();
+    assert!(
+        query(addr, "postfix", "example.com")
+            .await
+            .contains("mail.example.com")
+    );
+    // Same id, new body: only a proactive fetch can pick it up.
+    let changed = ENFORCE.replace("mail.example.com", "new.example.com");
+    kit.https.set_host(
+        "mta-sts.example.com",
+        mta_sts_testkit::HostConfig::valid(Response::policy(&changed)),
+    );
+    let mut picked_up = false;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if query(addr, "postfix", "example.com")
+            .await
+            .contains("new.example.com")
+        {
+            picked_up = true;
+            break;
+        }
+    }
+    assert!(picked_up, "the changed policy was not fetched proactively");
+    assert!(kit.https.requests("mta-sts.example.com").len() >= 2);
+    daemon.shutdown().await;
+}
