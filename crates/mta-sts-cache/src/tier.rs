@@ -174,11 +174,13 @@ impl<B: PolicyCache + 'static> PolicyCache for TieredCache<B> {
     ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
         let inner = &self.inner;
         Box::pin(async move {
-            let queued = lock(&inner.pending).get(domain).cloned();
             let front = inner.front.get(domain);
+            // Every put also updates the front, so a fresh front entry is the newest known: the
+            // hot path takes no lock beyond the front's own shard.
             if let Some((_, entry)) = front.as_ref().filter(|(at, _)| at.elapsed() < inner.grace) {
-                return Ok(newest(Some(Arc::clone(entry)), queued));
+                return Ok(Some(Arc::clone(entry)));
             }
+            let queued = lock(&inner.pending).get(domain).cloned();
             let local = newest(front.map(|(_, e)| e), queued);
             if inner.is_down() {
                 return Ok(local);

@@ -9,6 +9,7 @@
 //! - [`PolicyServer`]: an HTTPS server on `127.0.0.1` (HTTP/1.1 and HTTP/2, chosen by ALPN) that picks
 //!   a certificate ([`CertKind`]) and a canned [`Response`] by SNI host name, and records every request.
 //!   Responses can be delayed, trickled, chunked, announce a wrong `Content-Length`, or hang.
+//! - [`PolicyDomains`]: the three above together, with one call to publish a domain.
 //! - [`SilentServer`]: a TCP port that accepts connections and then says nothing.
 //! - [`ConnectProxy`]: an HTTP CONNECT proxy that tunnels to the policy server and counts tunnels.
 //! - [`TestRedis`], [`TestSentinel`], [`TestPostgres`]: private Redis, Sentinel and PostgreSQL server
@@ -58,6 +59,7 @@
 #![forbid(unsafe_code)]
 
 pub use dns::{DnsBehavior, TestDns};
+pub use domains::PolicyDomains;
 pub use https::{HostConfig, PolicyServer, RecordedRequest, Response};
 pub use pki::{CertKind, TestCa};
 pub use proxy::ConnectProxy;
@@ -66,6 +68,7 @@ pub use silent::SilentServer;
 
 mod body;
 mod dns;
+mod domains;
 mod https;
 mod pki;
 mod proxy;

@@ -1,4 +1,4 @@
-use mta_sts_testkit::Response;
+use mta_sts_testkit::{CertKind, Response};
 
 use crate::{ENFORCE, Kit, query};
 
@@ -7,7 +7,12 @@ const SECURE: &str = "OK secure match=mail.example.com:.example.net servername=h
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_1_enforce_answer_for_every_key_form() {
     let kit = Kit::start().await;
-    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
     let daemon = kit.start_tcp("").await;
     let addr = daemon.addr.unwrap();
     for key in [
@@ -41,10 +46,21 @@ async fn zones_strict_testing_require_sni_tlsrpt_on_failure() {
     kit.publish(
         "testing.example",
         "t1",
+        CertKind::Valid,
         Response::policy(&ENFORCE.replace("enforce", "testing")),
     );
-    kit.publish("example.com", "a1", Response::policy(ENFORCE));
-    kit.publish("broken.example", "b1", Response::status(500));
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
+    kit.publish(
+        "broken.example",
+        "b1",
+        CertKind::Valid,
+        Response::status(500),
+    );
     let yaml = "zones:\n  strict:\n    strict_testing: yes\n  nosni:\n    require_sni: false\n  report:\n    tlsrpt: true\n  defer:\n    on_failure: temp\n";
     let daemon = kit.start_tcp(yaml).await;
     let addr = daemon.addr.unwrap();

@@ -1,13 +1,13 @@
 //! The daemon end to end: real DNS and HTTPS servers on loopback, socketmap over TCP and UNIX
 //! sockets, and Postfix's own `postmap` client.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use mta_sts_daemon::{Config, Daemon, Listener, fetch_config};
 use mta_sts_fetch::Proxy;
-use mta_sts_testkit::{CertKind, HostConfig, PolicyServer, Response, TestCa, TestDns};
+use mta_sts_testkit::PolicyDomains;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
@@ -20,35 +20,20 @@ mod postmap;
 
 pub(crate) const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n";
 
-pub(crate) struct Kit {
-    pub(crate) dns: TestDns,
-    pub(crate) https: PolicyServer,
-    pub(crate) ca: TestCa,
+/// The test kit's servers, plus daemons configured for them.
+pub(crate) struct Kit(PolicyDomains);
+
+impl std::ops::Deref for Kit {
+    type Target = PolicyDomains;
+
+    fn deref(&self) -> &PolicyDomains {
+        &self.0
+    }
 }
 
 impl Kit {
     pub(crate) async fn start() -> Self {
-        let ca = TestCa::new();
-        let dns = TestDns::start().await.unwrap();
-        let https = PolicyServer::start(&ca).await.unwrap();
-        Self { dns, https, ca }
-    }
-
-    pub(crate) fn publish(&self, domain: &str, id: &str, response: Response) {
-        let txt = format!("_mta-sts.{domain}");
-        self.dns.clear(&txt);
-        self.dns
-            .add_txt(&txt, &[format!("v=STSv1; id={id}").as_bytes()]);
-        self.dns.clear(&format!("mta-sts.{domain}"));
-        self.dns
-            .add_a(&format!("mta-sts.{domain}"), Ipv4Addr::LOCALHOST);
-        self.https.set_host(
-            &format!("mta-sts.{domain}"),
-            HostConfig {
-                cert: CertKind::Valid,
-                response,
-            },
-        );
+        Self(PolicyDomains::start().await.unwrap())
     }
 
     /// The configuration text plus our name server.

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use mta_sts_daemon::Listener;
-use mta_sts_testkit::Response;
+use mta_sts_testkit::{CertKind, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{ENFORCE, Kit, exchange, query, temp_path};
@@ -9,7 +9,12 @@ use crate::{ENFORCE, Kit, exchange, query, temp_path};
 #[tokio::test(flavor = "multi_thread")]
 async fn tofu_survives_a_restart_with_sqlite() {
     let kit = Kit::start().await;
-    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
     let db = temp_path("tofu.db");
     let yaml = format!(
         "cache:\n  type: sqlite\n  options:\n    filename: {}\n",
@@ -40,7 +45,12 @@ async fn tofu_survives_a_restart_with_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pipelined_requests_malformed_input_and_silent_clients() {
     let kit = Kit::start().await;
-    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
     let daemon = kit.start_tcp("").await;
     let addr = daemon.addr.unwrap();
     let out = exchange(
@@ -75,7 +85,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
         delay: Duration::from_millis(800),
         ..Response::policy(ENFORCE)
     };
-    kit.publish("slow.example", "s1", slow);
+    kit.publish("slow.example", "s1", CertKind::Valid, slow);
     let daemon = kit.start_tcp("shutdown_timeout: 5\n").await;
     let addr = daemon.addr.unwrap();
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -97,7 +107,12 @@ async fn shutdown_lets_in_flight_requests_finish() {
 async fn unix_socket_with_mode_and_stale_file() {
     use std::os::unix::fs::PermissionsExt;
     let kit = Kit::start().await;
-    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
     let path = temp_path("daemon.sock");
     std::fs::write(&path, b"stale").unwrap();
     let config = kit.config(&format!("path: {}\nmode: 0660\n", path.display()));
@@ -138,7 +153,7 @@ async fn shared_redis_and_postgres_caches() {
     for (i, yaml) in backends.iter().enumerate() {
         let kit = Kit::start().await;
         let domain = format!("shared{i}.example");
-        kit.publish(&domain, "a1", Response::policy(ENFORCE));
+        kit.publish(&domain, "a1", CertKind::Valid, Response::policy(ENFORCE));
         let first = kit.start_tcp(yaml).await;
         assert!(
             query(first.addr.unwrap(), "postfix", &domain)
@@ -167,7 +182,12 @@ async fn shared_redis_and_postgres_caches() {
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_beyond_the_limit_wait_their_turn() {
     let kit = Kit::start().await;
-    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
     let daemon = kit.start_tcp("max_connections: 1\n").await;
     let addr = daemon.addr.unwrap();
     // The one slot is taken by an idle client; a second client is not served until it leaves.
@@ -190,7 +210,12 @@ async fn connections_beyond_the_limit_wait_their_turn() {
 #[tokio::test(flavor = "multi_thread")]
 async fn proactive_fetching_refreshes_cached_policies() {
     let kit = Kit::start().await;
-    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
     let yaml = "proactive_policy_fetching:\n  enabled: yes\n  interval: 1\n  grace_ratio: 2\n";
     let daemon = kit.start_tcp(yaml).await;
     let addr = daemon.addr.unwrap();

@@ -1,6 +1,6 @@
 use std::process::Command;
 
-use mta_sts_testkit::Response;
+use mta_sts_testkit::{CertKind, Response};
 
 use crate::{ENFORCE, Kit, temp_path};
 
@@ -13,7 +13,12 @@ async fn postfix_postmap_reads_our_answers() {
         .find(|p| std::path::Path::new(p).exists())
         .expect("postmap not found: install Postfix (scripts/test.sh does)");
     let kit = Kit::start().await;
-    kit.publish("example.com", "a1", Response::policy(ENFORCE));
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
     let conf = temp_path("postfix-conf");
     std::fs::create_dir_all(&conf).unwrap();
     std::fs::write(conf.join("main.cf"), "").unwrap();

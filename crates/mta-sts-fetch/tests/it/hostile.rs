@@ -138,6 +138,14 @@ async fn dns_server_that_never_answers_anything() {
         .with_timeout(DEADLINE)
         .with_proxy(Proxy::None);
     let (dns, https) = clients(&config).unwrap();
-    assert!(bounded(dns.txt("_mta-sts.example.com")).await.is_err());
-    assert!(bounded(https.fetch("example.com")).await.is_err());
+    let err = bounded(dns.txt("_mta-sts.example.com")).await.unwrap_err();
+    assert!(matches!(err, DnsError::Timeout { .. }), "{err}");
+    let err = bounded(https.fetch("example.com")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FetchError::Timeout(_) | FetchError::Dns(DnsError::Timeout { .. })
+        ),
+        "{err}"
+    );
 }

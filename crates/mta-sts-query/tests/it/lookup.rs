@@ -1,49 +1,34 @@
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use mta_sts_testkit::{
-    CertKind, ConnectProxy, HostConfig, PolicyServer, Response, TestCa, TestDns,
-};
+use mta_sts_testkit::{CertKind, ConnectProxy, PolicyDomains, Response};
 use serde_json::Value;
 
 const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n";
 
 struct Kit {
-    dns: TestDns,
-    https: PolicyServer,
+    domains: PolicyDomains,
     ca_file: PathBuf,
-    _ca: TestCa,
+}
+
+impl std::ops::Deref for Kit {
+    type Target = PolicyDomains;
+
+    fn deref(&self) -> &PolicyDomains {
+        &self.domains
+    }
 }
 
 impl Kit {
     async fn start() -> Self {
-        let ca = TestCa::new();
-        let dns = TestDns::start().await.unwrap();
-        let https = PolicyServer::start(&ca).await.unwrap();
+        let domains = PolicyDomains::start().await.unwrap();
         let ca_file = std::env::temp_dir().join(format!(
             "mta-sts-query-ca-{}-{}.pem",
             std::process::id(),
-            https.addr().port()
+            domains.https.addr().port()
         ));
-        std::fs::write(&ca_file, ca.cert_pem()).unwrap();
-        Self {
-            dns,
-            https,
-            ca_file,
-            _ca: ca,
-        }
-    }
-
-    fn publish(&self, domain: &str, id: &str, cert: CertKind, response: Response) {
-        self.dns.add_txt(
-            &format!("_mta-sts.{domain}"),
-            &[format!("v=STSv1; id={id}").as_bytes()],
-        );
-        self.dns
-            .add_a(&format!("mta-sts.{domain}"), Ipv4Addr::LOCALHOST);
-        self.https
-            .set_host(&format!("mta-sts.{domain}"), HostConfig { cert, response });
+        std::fs::write(&ca_file, domains.ca.cert_pem()).unwrap();
+        Self { domains, ca_file }
     }
 
     /// Runs the binary with the kit's name server, CA and port, plus `args`.
