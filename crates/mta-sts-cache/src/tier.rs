@@ -38,6 +38,9 @@ struct Inner<B> {
     pending: Mutex<HashMap<String, Arc<CachedPolicy>>>,
     down_until: Mutex<Option<Instant>>,
     replaying: AtomicBool,
+    /// Serialises updates of the front (reads take no lock), so an older entry never replaces a
+    /// newer one between the check and the insert.
+    remembering: Mutex<()>,
 }
 
 impl<B> std::fmt::Debug for TieredCache<B> {
@@ -73,6 +76,7 @@ impl<B: PolicyCache + 'static> TieredCache<B> {
                 pending: Mutex::new(HashMap::new()),
                 down_until: Mutex::new(None),
                 replaying: AtomicBool::new(false),
+                remembering: Mutex::new(()),
             }),
         }
     }
@@ -90,6 +94,7 @@ impl<B: PolicyCache + 'static> TieredCache<B> {
 
 impl<B: PolicyCache + 'static> Inner<B> {
     fn remember(&self, domain: &str, entry: Arc<CachedPolicy>) {
+        let _serialised = lock(&self.remembering);
         let keep = self
             .front
             .get(domain)
