@@ -4,11 +4,13 @@
 //! ```text
 //! cargo run --release -p mta-sts-benches --bin socketmap-load -- ADDR KEYS_FILE [CONNECTIONS] [SECONDS] [MAP]
 //! ```
-//! Prints lookups/s, latency percentiles and errors (anything but OK/NOTFOUND, or a broken
-//! connection). Loopback only: ADDR must be a 127.0.0.0/8 or ::1 address.
+//! SECONDS may be `once`: the connections then share one cursor and every key is looked up exactly
+//! once (a warm-up pass). Prints lookups/s, latency percentiles and errors (anything but
+//! OK/NOTFOUND, or a broken connection). Loopback only: ADDR must be a 127.0.0.0/8 or ::1 address.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -34,7 +36,9 @@ async fn main() {
             .collect(),
     );
     let connections: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(100);
+    let once = args.get(4).is_some_and(|a| a == "once");
     let seconds: f64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(10.0);
+    let cursor = Arc::new(AtomicUsize::new(0));
     let map = args.get(5).cloned().unwrap_or_else(|| "postfix".to_owned());
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
@@ -42,6 +46,7 @@ async fn main() {
     for c in 0..connections {
         let keys = Arc::clone(&keys);
         let map = map.clone();
+        let cursor = Arc::clone(&cursor);
         tasks.spawn(async move {
             let mut latencies = Vec::with_capacity(100_000);
             let (mut ok, mut notfound, mut errors) = (0u64, 0u64, 0u64);
@@ -51,9 +56,18 @@ async fn main() {
             let _ = stream.set_nodelay(true);
             let mut framed = Framed::new(stream, ClientCodec::new());
             let mut i = c * 7919;
-            while Instant::now() < deadline {
-                let key = &keys[i % keys.len()];
-                i += 1;
+            loop {
+                let key = if once {
+                    match keys.get(cursor.fetch_add(1, Ordering::Relaxed)) {
+                        Some(key) => key,
+                        None => break,
+                    }
+                } else if Instant::now() < deadline {
+                    i += 1;
+                    &keys[(i - 1) % keys.len()]
+                } else {
+                    break;
+                };
                 let request = Request::new(&map, key).expect("valid request");
                 let sent = Instant::now();
                 if framed.send(&request).await.is_err() {

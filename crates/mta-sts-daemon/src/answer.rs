@@ -1,5 +1,8 @@
 //! From a discovery outcome to the socketmap reply (RFC 8461 §5, TLS_README, TLSRPT_README).
 
+use std::sync::Arc;
+
+use mta_sts_cache::CachedPolicy;
 use mta_sts_policy::{Mode, Policy};
 use mta_sts_resolver::Outcome;
 use postfix_socketmap::{MAX_REPLY_LEN, Reply};
@@ -75,6 +78,51 @@ pub fn answer(domain: &str, outcome: &Outcome, rules: &ZoneRules) -> Reply {
     }
 }
 
+/// The replies last given for recently asked domains, so a warm lookup does not format the same
+/// `OK secure match=…` again. An entry is used only for the very policy (the same `Arc`) and the
+/// same rules it was built from, so a new policy or another zone's rules are never answered from
+/// here. Bounded: only the hot domains matter, and a miss costs one formatting.
+pub(crate) struct ReplyMemo {
+    replies: quick_cache::sync::Cache<String, Arc<Memoized>>,
+}
+
+struct Memoized {
+    policy: Arc<CachedPolicy>,
+    rules: ZoneRules,
+    reply: Reply,
+}
+
+impl ReplyMemo {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            replies: quick_cache::sync::Cache::new(capacity.max(1)),
+        }
+    }
+
+    /// [`answer`], from the memo when `outcome` carries a policy already answered for `domain`.
+    pub(crate) fn answer(&self, domain: &str, outcome: &Outcome, rules: &ZoneRules) -> Reply {
+        let Some(policy) = outcome.policy() else {
+            return answer(domain, outcome, rules);
+        };
+        if let Some(hit) = self.replies.get(domain)
+            && Arc::ptr_eq(&hit.policy, policy)
+            && hit.rules == *rules
+        {
+            return hit.reply.clone();
+        }
+        let reply = answer(domain, outcome, rules);
+        self.replies.insert(
+            domain.to_owned(),
+            Arc::new(Memoized {
+                policy: Arc::clone(policy),
+                rules: rules.clone(),
+                reply: reply.clone(),
+            }),
+        );
+        reply
+    }
+}
+
 fn secure(domain: &str, policy: &Policy, rules: &ZoneRules) -> String {
     let mut patterns: Vec<String> = Vec::new();
     for mx in policy.mx() {
@@ -110,8 +158,6 @@ fn secure(domain: &str, policy: &Policy, rules: &ZoneRules) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use mta_sts_cache_stub::entry;
 
     use super::*;
@@ -122,7 +168,7 @@ mod tests {
 
         pub(super) fn entry(body: &str) -> Outcome {
             let policy: Policy = body.parse().unwrap();
-            let cached = mta_sts_cache::CachedPolicy::new(policy, "a1".parse().unwrap(), 1000);
+            let cached = CachedPolicy::new(policy, "a1".parse().unwrap(), 1000);
             Outcome::Fetched(Arc::new(cached))
         }
     }
@@ -134,6 +180,43 @@ mod tests {
             Reply::Ok(data) => data,
             other => panic!("expected OK, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn memoized_replies_follow_the_policy_and_the_rules() {
+        let memo = ReplyMemo::new(16);
+        let rules = ZoneRules::default();
+        let first = entry(RFC);
+        let expected = answer("example.com", &first, &rules);
+        assert_eq!(memo.answer("example.com", &first, &rules), expected);
+        assert_eq!(memo.answer("example.com", &first, &rules), expected);
+        // A new policy for the same domain (a new Arc) is answered afresh, never from the memo.
+        let changed = entry("version: STSv1\nmode: enforce\nmx: other.example\nmax_age: 86400\n");
+        assert_eq!(
+            ok(memo.answer("example.com", &changed, &rules)),
+            "secure match=other.example servername=hostname"
+        );
+        // So are other rules (another zone) with the same policy.
+        let tlsrpt = ZoneRules {
+            tlsrpt: true,
+            ..ZoneRules::default()
+        };
+        assert_eq!(
+            memo.answer("example.com", &changed, &tlsrpt),
+            answer("example.com", &changed, &tlsrpt)
+        );
+        assert_eq!(
+            ok(memo.answer("example.com", &changed, &rules)),
+            "secure match=other.example servername=hostname"
+        );
+        // The same policy object under another domain name gives that domain's answer.
+        assert_eq!(
+            memo.answer("example.org", &changed, &tlsrpt),
+            answer("example.org", &changed, &tlsrpt)
+        );
+        // Outcomes without a policy are never memoized.
+        let none = Outcome::NoPolicy(mta_sts_resolver::NoPolicy::Expired);
+        assert_eq!(memo.answer("example.com", &none, &rules), Reply::NotFound);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use std::future::Future;
 use std::path::Path;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -18,12 +20,16 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
-use crate::{CacheType, Config, Key, OnFailure, RootsSetting, answer, normalize_key};
+use crate::answer::ReplyMemo;
+use crate::{CacheType, Config, Key, OnFailure, RootsSetting, normalize_key};
 
 /// An idle connection is closed after this long (Postfix closes its own after 10 s).
 const IDLE: Duration = Duration::from_secs(60);
+/// How many domains' last replies are kept ready (the hot set; a miss only costs formatting).
+const REPLY_MEMO: usize = 16_384;
 
 type Cache = Arc<dyn PolicyCache>;
 type DaemonResolver = Resolver<DnsClient, PolicyClient, Cache, SystemClock>;
@@ -33,6 +39,7 @@ type DaemonResolver = Resolver<DnsClient, PolicyClient, Cache, SystemClock>;
 pub struct Daemon {
     config: Arc<Config>,
     resolver: DaemonResolver,
+    replies: Arc<ReplyMemo>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -166,6 +173,7 @@ impl Daemon {
         Ok(Self {
             config: Arc::new(config),
             resolver,
+            replies: Arc::new(ReplyMemo::new(REPLY_MEMO)),
         })
     }
 
@@ -181,8 +189,14 @@ impl Daemon {
         };
         let rules = zone.rules();
         let deadline = Duration::from_secs_f64(zone.timeout);
-        let Ok(mut lookup) = tokio::time::timeout(deadline, self.resolver.lookup(&domain)).await
-        else {
+        // A warm lookup completes on its first poll; only one that has to wait gets a timer.
+        let mut pending = pin!(self.resolver.lookup(&domain));
+        let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
+        let looked_up = match first {
+            Poll::Ready(lookup) => Ok(lookup),
+            Poll::Pending => tokio::time::timeout(deadline, pending).await,
+        };
+        let Ok(mut lookup) = looked_up else {
             tracing::warn!(%domain, "policy discovery exceeded the zone timeout of {:.1} s", zone.timeout);
             return match rules.on_failure {
                 OnFailure::Temp => {
@@ -196,7 +210,7 @@ impl Daemon {
         }
         let outcome = lookup.outcome();
         log_outcome(&domain, outcome);
-        let reply = answer(&domain, outcome, &rules);
+        let reply = self.replies.answer(&domain, outcome, &rules);
         tracing::debug!(%domain, map = request.name(), reply = %reply, "lookup");
         reply
     }
@@ -345,20 +359,33 @@ impl Daemon {
         mut stop: watch::Receiver<bool>,
     ) {
         let mut framed = Framed::new(stream, ServerCodec::new());
+        let mut stopping = pin!(stop.wait_for(|stopping| *stopping));
+        // One timer for the connection's whole life, re-armed only when it fires: a timer per
+        // request would cost more than the lookup itself.
+        let mut idle = pin!(tokio::time::sleep(IDLE));
+        let mut last_request = Instant::now();
         loop {
             let next = tokio::select! {
-                _ = stop.wait_for(|stopping| *stopping) => return,
-                next = tokio::time::timeout(IDLE, framed.next()) => next,
+                _ = &mut stopping => return,
+                () = &mut idle => {
+                    if last_request.elapsed() >= IDLE {
+                        return;
+                    }
+                    idle.as_mut().reset(last_request + IDLE);
+                    continue;
+                }
+                next = framed.next() => next,
             };
+            last_request = Instant::now();
             let reply = match next {
-                Err(_) | Ok(None) => return,
-                Ok(Some(Err(e))) => {
+                None => return,
+                Some(Err(e)) => {
                     // SOCK-9: the stream position is lost; close this connection only.
                     tracing::info!(error = %e, "closing a connection");
                     return;
                 }
-                Ok(Some(Ok(Err(e)))) => Reply::Perm(e.to_string()),
-                Ok(Some(Ok(Ok(request)))) => self.lookup(&request).await,
+                Some(Ok(Err(e))) => Reply::Perm(e.to_string()),
+                Some(Ok(Ok(request))) => self.lookup(&request).await,
             };
             if framed.send(reply).await.is_err() {
                 return;

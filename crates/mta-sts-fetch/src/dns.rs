@@ -8,7 +8,7 @@ use hickory_resolver::config::{
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
-use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use mta_sts_resolver::TxtLookup;
 
 use crate::{ConfigError, DnsError, FetchConfig};
@@ -119,6 +119,85 @@ impl DnsClient {
     }
 }
 
+impl DnsClient {
+    /// The MX records of `domain`, sorted by preference then name; empty for NXDOMAIN or NODATA.
+    ///
+    /// Exchange names are returned in lower case without the trailing dot.
+    pub async fn mx(&self, domain: &str) -> Result<Vec<MxRecord>, DnsError> {
+        let fqdn = absolute(domain)?;
+        let lookup = tokio::time::timeout(self.timeout, self.resolver.mx_lookup(fqdn))
+            .await
+            .map_err(|_| DnsError::Timeout {
+                name: domain.to_owned(),
+                timeout: self.timeout,
+            })?;
+        let mut records: Vec<MxRecord> = match lookup {
+            Ok(lookup) => lookup
+                .answers()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::MX(mx) => Some(MxRecord {
+                        preference: mx.preference,
+                        exchange: relative(&mx.exchange),
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            Err(e) if is_no_records(&e) => Vec::new(),
+            Err(e) => return Err(dns_error(domain, e, self.timeout)),
+        };
+        records.sort_by(|a, b| (a.preference, &a.exchange).cmp(&(b.preference, &b.exchange)));
+        records.dedup();
+        Ok(records)
+    }
+
+    /// The CNAME chain that starts at `name`: each target in order, empty when `name` is not an
+    /// alias. At most 8 links are followed, which also stops loops.
+    pub async fn cname_chain(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        let mut chain: Vec<String> = Vec::new();
+        let mut current = name.to_owned();
+        for _ in 0..8 {
+            let fqdn = absolute(&current)?;
+            let lookup =
+                tokio::time::timeout(self.timeout, self.resolver.lookup(fqdn, RecordType::CNAME))
+                    .await
+                    .map_err(|_| DnsError::Timeout {
+                        name: current.clone(),
+                        timeout: self.timeout,
+                    })?;
+            let target = match lookup {
+                Ok(lookup) => lookup
+                    .answers()
+                    .iter()
+                    .find_map(|record| match &record.data {
+                        RData::CNAME(target) => Some(relative(&target.0)),
+                        _ => None,
+                    }),
+                Err(e) if is_no_records(&e) => None,
+                Err(e) => return Err(dns_error(&current, e, self.timeout)),
+            };
+            match target {
+                Some(target) if !chain.contains(&target) && target != name => {
+                    chain.push(target.clone());
+                    current = target;
+                }
+                _ => break,
+            }
+        }
+        Ok(chain)
+    }
+}
+
+/// One MX record: a mail exchanger and its preference (lower is tried first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MxRecord {
+    /// The preference.
+    pub preference: u16,
+    /// The exchange host name, lower case, without the trailing dot.
+    pub exchange: String,
+}
+
 impl TxtLookup for DnsClient {
     type Error = DnsError;
 
@@ -133,6 +212,15 @@ fn absolute(name: &str) -> Result<Name, DnsError> {
             name: name.to_owned(),
         }
     })
+}
+
+/// `name` in lower case without the trailing dot.
+fn relative(name: &Name) -> String {
+    let ascii = name.to_ascii();
+    ascii
+        .strip_suffix('.')
+        .unwrap_or(&ascii)
+        .to_ascii_lowercase()
 }
 
 fn is_no_records(e: &NetError) -> bool {

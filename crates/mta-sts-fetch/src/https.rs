@@ -1,6 +1,6 @@
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, USER_AGENT};
@@ -14,6 +14,7 @@ use rustls::ClientConfig;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use crate::probe::{Observed, PolicyAttempt, TlsDetails};
 use crate::proxy::ProxySettings;
 use crate::tls::{client_config, handshake_error, server_name};
 use crate::{ConfigError, DnsClient, FetchConfig, FetchError};
@@ -83,17 +84,61 @@ impl PolicyClient {
             .unwrap_or(Err(FetchError::Timeout(self.timeout)))
     }
 
+    /// Fetches `domain`'s policy from one address of its policy host, directly (no proxy), and
+    /// reports what was seen on the way: TLS version, certificate expiry, status, media type,
+    /// time taken. The same checks and deadline as [`fetch`](Self::fetch) apply.
+    pub async fn fetch_from(&self, domain: &str, ip: IpAddr) -> PolicyAttempt {
+        let host = policy_host(domain);
+        let address = SocketAddr::new(ip, self.port);
+        let start = Instant::now();
+        let mut seen = Observed::default();
+        let attempt = async {
+            let tcp = TcpStream::connect(address)
+                .await
+                .map_err(|source| FetchError::Connect {
+                    host: host.clone(),
+                    source,
+                })?;
+            let _ = tcp.set_nodelay(true);
+            self.fetch_over(&host, tcp, &mut seen).await
+        };
+        let result = tokio::time::timeout(self.timeout, attempt)
+            .await
+            .unwrap_or(Err(FetchError::Timeout(self.timeout)));
+        PolicyAttempt {
+            address,
+            tls: seen.tls,
+            http_version: seen.http_version,
+            status: seen.status,
+            content_type: seen.content_type,
+            elapsed: start.elapsed(),
+            result,
+        }
+    }
+
     async fn fetch_within_deadline(&self, domain: &str) -> Result<Vec<u8>, FetchError> {
         let host = policy_host(domain);
         let tcp = match self.proxy.as_deref().filter(|p| !p.bypasses(&host)) {
             Some(proxy) => proxy.connect(&host, self.port).await?,
             None => self.connect(&host).await?,
         };
+        self.fetch_over(&host, tcp, &mut Observed::default()).await
+    }
+
+    /// TLS, request and body over `tcp`, noting what is seen in `seen`.
+    async fn fetch_over(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+        seen: &mut Observed,
+    ) -> Result<Vec<u8>, FetchError> {
         let tls = TlsConnector::from(Arc::clone(&self.tls))
-            .connect(server_name(&host)?, tcp)
+            .connect(server_name(host)?, tcp)
             .await
-            .map_err(|e| handshake_error(&host, e))?;
+            .map_err(|e| handshake_error(host, e))?;
+        seen.tls = Some(TlsDetails::of(&tls));
         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        seen.http_version = Some(if h2 { "HTTP/2" } else { "HTTP/1.1" }.to_owned());
         let io = TokioIo::new(tls);
         let path = "/.well-known/mta-sts.txt";
         let (response, _conn) = if h2 {
@@ -121,13 +166,13 @@ impl PolicyClient {
             }));
             (
                 sender
-                    .send_request(self.request(path, Some(&host))?)
+                    .send_request(self.request(path, Some(host))?)
                     .await
                     .map_err(http_error)?,
                 conn,
             )
         };
-        self.read_policy(response).await
+        self.read_policy(response, seen).await
     }
 
     fn request(&self, uri: &str, host: Option<&str>) -> Result<Request<Empty<Bytes>>, FetchError> {
@@ -170,9 +215,17 @@ impl PolicyClient {
         })
     }
 
-    async fn read_policy(&self, response: http::Response<Incoming>) -> Result<Vec<u8>, FetchError> {
+    async fn read_policy(
+        &self,
+        response: http::Response<Incoming>,
+        seen: &mut Observed,
+    ) -> Result<Vec<u8>, FetchError> {
         let status = response.status();
         let headers = response.headers();
+        seen.status = Some(status.as_u16());
+        seen.content_type = headers
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         // 304 is "not modified", not a redirect: a plain refused status (FETCH-4).
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
             let location = headers

@@ -7,6 +7,10 @@
 //! - [`PolicyClient`]: the HTTPS fetch of RFC 8461 §3.3: SNI and certificate checks against
 //!   `mta-sts.<domain>`, TLS 1.2+, status 200 only, no redirects, `text/plain`, 64 KiB cap, one
 //!   deadline for everything, optional CONNECT proxy from `HTTPS_PROXY`.
+//! - For diagnostics: [`PolicyClient::fetch_from`] fetches from one address and reports the TLS
+//!   version, certificate expiry, status and media type ([`PolicyAttempt`]); [`TlsProbe`] runs a
+//!   checked TLS handshake over any stream (SMTP after `STARTTLS`); [`DnsClient::mx`] and
+//!   [`DnsClient::cname_chain`] look up MX records and aliases.
 //! - Every failure is a typed [`FetchError`] or [`DnsError`] whose message says what happened, e.g.
 //!   `tls: certificate for mta-sts.example.com expired 2024-01-01`.
 //!
@@ -38,15 +42,18 @@
 
 pub use clock::SystemClock;
 pub use config::{FetchConfig, Proxy, Roots};
-pub use dns::DnsClient;
+pub use dns::{DnsClient, MxRecord};
 pub use error::{CertificateProblem, ConfigError, DnsError, FetchError};
 pub use https::PolicyClient;
+pub use probe::{PolicyAttempt, TlsDetails, TlsProbe};
 
+mod cert;
 mod clock;
 mod config;
 mod dns;
 mod error;
 mod https;
+mod probe;
 mod proxy;
 mod tls;
 

@@ -99,6 +99,15 @@ pub(crate) fn handshake_error(host: &str, error: std::io::Error) -> FetchError {
     }
 }
 
+/// rustls formats presented names as `DnsName("mx.example")`; people want `mx.example`.
+fn presented_name(presented: &str) -> String {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|rest| rest.strip_suffix("\")"))
+        .unwrap_or(presented)
+        .to_owned()
+}
+
 fn certificate_problem(error: CertificateError) -> CertificateProblem {
     match error {
         CertificateError::Expired => CertificateProblem::Expired { not_after: None },
@@ -116,7 +125,9 @@ fn certificate_problem(error: CertificateError) -> CertificateProblem {
             presented: Vec::new(),
         },
         CertificateError::NotValidForNameContext { presented, .. } => {
-            CertificateProblem::WrongName { presented }
+            CertificateProblem::WrongName {
+                presented: presented.iter().map(|p| presented_name(p)).collect(),
+            }
         }
         other => CertificateProblem::Invalid(format!("{other:?}")),
     }

@@ -13,8 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "mta-sts-query",
     version,
-    args_conflicts_with_subcommands = true,
-    after_help = "EXIT STATUS:\n  0  a policy was found (or KNOWN_ID is current); lint: no problems\n  1  the domain has no MTA-STS policy; lint: warnings only\n  2  discovery failed (DNS, HTTPS, invalid policy); lint: errors\n  64 usage error; 78 configuration error (unreadable CA file, bad resolver config)\n\nEXAMPLES:\n  mta-sts-query gmail.com\n  mta-sts-query --json example.com 20240101T000000\n  mta-sts-query lint-policy mta-sts.txt --domain example.com\n  mta-sts-query lint-txt 'v=STSv1; id=20240101'"
+    after_help = "EXIT STATUS:\n  0  a policy was found (or KNOWN_ID is current); lint, check: no problems\n  1  the domain has no MTA-STS policy; lint, check: warnings only\n  2  discovery failed (DNS, HTTPS, invalid policy); lint, check: errors\n  64 usage error; 78 configuration error (unreadable CA file, bad resolver config)\n\nEXAMPLES:\n  mta-sts-query gmail.com\n  mta-sts-query --json example.com 20240101T000000\n  mta-sts-query lint-policy mta-sts.txt --domain example.com\n  mta-sts-query lint-txt 'v=STSv1; id=20240101'\n  mta-sts-query check example.com"
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -26,23 +25,23 @@ pub(crate) struct Cli {
     /// How much to log on standard error.
     #[arg(short, long, value_enum, default_value = "warn", global = true)]
     pub(crate) verbosity: Verbosity,
-    /// Print one JSON document instead of the report (schema: docs/mta-sts-query.md).
+    /// Print one JSON document instead of the report (schemas: docs/mta-sts-query.md, docs/check.md).
     #[arg(long, global = true)]
     pub(crate) json: bool,
     /// Ask this name server (IP:PORT, repeatable) instead of the system's (/etc/resolv.conf).
-    #[arg(long = "nameserver", value_name = "IP:PORT")]
+    #[arg(long = "nameserver", value_name = "IP:PORT", global = true)]
     pub(crate) nameservers: Vec<SocketAddr>,
     /// Also trust the CA certificates in this PEM file (repeatable).
-    #[arg(long = "ca-file", value_name = "FILE")]
+    #[arg(long = "ca-file", value_name = "FILE", global = true)]
     pub(crate) ca_files: Vec<PathBuf>,
     /// Root certificates: the compiled-in Mozilla set, or the system store.
-    #[arg(long, value_enum, default_value = "webpki")]
+    #[arg(long, value_enum, default_value = "webpki", global = true)]
     pub(crate) roots: RootsArg,
-    /// Seconds allowed for the TXT lookup and, separately, for the whole HTTPS fetch.
-    #[arg(long, default_value = "10", value_name = "SECONDS", value_parser = parse_seconds)]
+    /// Seconds allowed for each DNS lookup, for each whole HTTPS fetch and (check) for each MX host's SMTP session.
+    #[arg(long, default_value = "10", value_name = "SECONDS", value_parser = parse_seconds, global = true)]
     pub(crate) timeout: f64,
     /// Port of the policy host (testing only: RFC 8461 requires 443).
-    #[arg(long, default_value = "443", hide = true)]
+    #[arg(long, default_value = "443", hide = true, global = true)]
     pub(crate) https_port: u16,
 }
 
@@ -60,6 +59,23 @@ pub(crate) enum Command {
     LintTxt {
         /// The record, e.g. 'v=STSv1; id=20240101'.
         record: String,
+    },
+    /// Check a domain's whole MTA-STS and TLSRPT deployment: TXT records, policy host, policy
+    /// file, MX records, SMTP STARTTLS on every MX host (docs/check.md).
+    ///
+    /// Exit status: 0 all ok, 1 warnings only, 2 errors.
+    Check {
+        /// The policy domain, e.g. example.com.
+        domain: String,
+        /// An earlier `check --json` output: warn when the policy changed under the same id.
+        #[arg(long, value_name = "FILE")]
+        previous: Option<PathBuf>,
+        /// The MX hosts' SMTP port (testing only: MTAs use 25).
+        #[arg(long, default_value = "25", value_name = "PORT")]
+        smtp_port: u16,
+        /// Skip the SMTP step (e.g. where outbound port 25 is blocked).
+        #[arg(long)]
+        no_smtp: bool,
     },
 }
 

@@ -1,5 +1,5 @@
-//! The `mta-sts-query` command: look up a domain's MTA-STS policy, or lint a policy file or TXT
-//! record offline. The binary's `main` only calls [`main`]; everything else is here so tests can
+//! The `mta-sts-query` command: look up a domain's MTA-STS policy, check a domain's whole
+//! MTA-STS and TLSRPT deployment (`check`), or lint a policy file or TXT record offline. The binary's `main` only calls [`main`]; everything else is here so tests can
 //! reach it.
 #![forbid(unsafe_code)]
 
@@ -14,9 +14,12 @@ use mta_sts_policy::{Severity, lint, lint_for_domain};
 use mta_sts_txt::{StsRecord, TLSRPT_VERSION, TlsRptRecord};
 use serde::Serialize;
 
+use check::{CheckOptions, Previous};
 use cli::{Cli, Command, RootsArg, Verbosity};
+use mta_sts_fetch::TlsProbe;
 use query::{DiagnosticReport, discover, exit_code, lint_exit, render};
 
+mod check;
 mod cli;
 mod query;
 
@@ -39,6 +42,12 @@ pub fn main() -> ExitCode {
             lint_policy(file, domain.as_deref(), cli.json)
         }
         Some(Command::LintTxt { record }) => Ok(lint_txt(record, cli.json)),
+        Some(Command::Check {
+            domain,
+            previous,
+            smtp_port,
+            no_smtp,
+        }) => check(&cli, domain, previous.as_deref(), *smtp_port, !*no_smtp),
         None => lookup(&cli),
     };
     match code {
@@ -74,6 +83,17 @@ fn lookup(cli: &Cli) -> anyhow::Result<u8> {
         eprintln!("mta-sts-query: {domain:?} is not a domain name");
         return Ok(EX_USAGE);
     };
+    let (dns, https) = clients(&fetch_config(cli)).context("cannot set up DNS and HTTPS")?;
+    let report = runtime()?.block_on(discover(&dns, &https, &domain, cli.known_id.as_deref()));
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(exit_code(&report))
+}
+
+fn fetch_config(cli: &Cli) -> FetchConfig {
     let mut config = FetchConfig::default()
         .with_nameservers(cli.nameservers.clone())
         .with_timeout(Duration::from_secs_f64(cli.timeout))
@@ -85,18 +105,46 @@ fn lookup(cli: &Cli) -> anyhow::Result<u8> {
     for file in &cli.ca_files {
         config = config.with_ca_file(file);
     }
-    let (dns, https) = clients(&config).context("cannot set up DNS and HTTPS")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    config
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    let report = runtime.block_on(discover(&dns, &https, &domain, cli.known_id.as_deref()));
+        .context("cannot start the async runtime")
+}
+
+fn check(
+    cli: &Cli,
+    domain: &str,
+    previous: Option<&std::path::Path>,
+    smtp_port: u16,
+    smtp: bool,
+) -> anyhow::Result<u8> {
+    let Some(domain) = normalize_domain(domain) else {
+        eprintln!("mta-sts-query: {domain:?} is not a domain name");
+        return Ok(EX_USAGE);
+    };
+    let previous = previous.map(Previous::read).transpose()?;
+    let config = fetch_config(cli);
+    let (dns, https) = clients(&config).context("cannot set up DNS and HTTPS")?;
+    let probe = TlsProbe::new(&config).context("cannot set up TLS")?;
+    let options = CheckOptions {
+        smtp_port,
+        smtp,
+        timeout: Duration::from_secs_f64(cli.timeout),
+        previous,
+    };
+    let report = runtime()?.block_on(check::run(&dns, &https, &probe, &domain, options));
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report));
+        let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        print!("{}", check::render(&report, colour));
     }
-    Ok(exit_code(&report))
+    Ok(report.exit_code())
 }
 
 /// Lower-case A-labels without a trailing dot; U-labels are converted (IDNA). `None` for anything

@@ -245,7 +245,13 @@ where
         let now = inner.clock.now();
         let cached = inner.valid_cached(&domain, now).await;
         let outcome = match cached {
-            Some(policy) if inner.memo().checked.get(domain.as_str(), now).is_some() => {
+            // A policy fetched less than `grace` ago needs no check either: this covers entries
+            // written by an earlier run, or by another daemon sharing the store, as
+            // postfix-mta-sts-resolver does with its stored timestamp.
+            Some(policy)
+                if now < policy.fetched_at().saturating_add(inner.config.grace)
+                    || inner.memo().checked.get(domain.as_str(), now).is_some() =>
+            {
                 Outcome::Cached {
                     policy,
                     reason: CacheReason::Grace,

@@ -42,6 +42,14 @@ impl PolicyDomains {
         self.https.set_host(&host, HostConfig { cert, response });
     }
 
+    /// Adds an MX record `domain` → `exchange` and an A record for 127.0.0.1 at `exchange` (for an
+    /// [`SmtpServer`](crate::SmtpServer) on loopback).
+    pub fn mx(&self, domain: &str, preference: u16, exchange: &str) {
+        self.dns.add_mx(domain, preference, exchange);
+        self.dns.clear(exchange);
+        self.dns.add_a(exchange, Ipv4Addr::LOCALHOST);
+    }
+
     /// How many requests `mta-sts.<domain>` received.
     pub fn requests(&self, domain: &str) -> usize {
         self.https.requests(&format!("mta-sts.{domain}")).len()

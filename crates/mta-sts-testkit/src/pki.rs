@@ -1,5 +1,6 @@
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
@@ -87,6 +88,9 @@ pub enum CertKind {
     Wildcard,
     /// A self-signed certificate for the host name.
     SelfSigned,
+    /// Signed by the trusted CA for the host name and valid now, but only for 7 more days
+    /// (for expiry warnings).
+    ExpiresSoon,
 }
 
 /// Issues the certificate `kind` for `host`, returned with its key as rustls wants it.
@@ -104,12 +108,24 @@ pub(crate) fn issue(
     provider: &CryptoProvider,
 ) -> Arc<CertifiedKey> {
     let wildcard;
-    let (name, ca, years) = match kind {
+    let years = |from, to| Some((date_time_ymd(from, 1, 1), date_time_ymd(to, 1, 1)));
+    let (name, ca, validity) = match kind {
         CertKind::Valid => (host, Some(trusted), None),
         CertKind::UnknownCa => (host, Some(foreign), None),
         CertKind::WrongName => ("other.invalid", Some(trusted), None),
-        CertKind::Expired => (host, Some(trusted), Some((2000, 2001))),
-        CertKind::NotYetValid => (host, Some(trusted), Some((2100, 2101))),
+        CertKind::Expired => (host, Some(trusted), years(2000, 2001)),
+        CertKind::NotYetValid => (host, Some(trusted), years(2100, 2101)),
+        CertKind::ExpiresSoon => {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let not_after = date_time_ymd(1970, 1, 1) + now + Duration::from_secs(7 * 86_400);
+            (
+                host,
+                Some(trusted),
+                Some((date_time_ymd(2000, 1, 1), not_after)),
+            )
+        }
         CertKind::Wildcard => {
             let (_, parent) = host.split_once('.').unwrap_or_else(|| {
                 panic!("CertKind::Wildcard needs a host with a parent: {host:?}")
@@ -125,9 +141,9 @@ pub(crate) fn issue(
     params.distinguished_name = common_name_dn(name);
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    if let Some((from, to)) = years {
-        params.not_before = date_time_ymd(from, 1, 1);
-        params.not_after = date_time_ymd(to, 1, 1);
+    if let Some((from, to)) = validity {
+        params.not_before = from;
+        params.not_after = to;
     }
     let key = new_key();
     let cert = match ca {

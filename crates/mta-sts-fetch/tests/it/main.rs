@@ -12,3 +12,5 @@ mod hostile;
 mod proxy;
 // FETCH-7: the TLS versions offered and refused.
 mod tls_version;
+// Diagnostics: one fetch from one address, TLS handshakes over any stream, MX and CNAME lookups.
+mod probe;

@@ -95,3 +95,11 @@ fn lint_txt_records() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["diagnostics"][0]["rule"], "RPT-4");
 }
+
+#[test]
+fn options_before_the_subcommand() {
+    // Global options may come first: `--json lint-txt` must not read "lint-txt" as a DOMAIN.
+    let out = run(&["--json", "lint-txt", "v=STSv1; id=a"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("\"valid\": true"), "{}", text(&out));
+}

@@ -1,76 +1,11 @@
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use mta_sts_testkit::{CertKind, ConnectProxy, PolicyDomains, Response};
+use mta_sts_testkit::{CertKind, ConnectProxy, Response};
 use serde_json::Value;
 
+use crate::kit::{Kit, json, stdout};
+
 const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n";
-
-struct Kit {
-    domains: PolicyDomains,
-    ca_file: PathBuf,
-}
-
-impl std::ops::Deref for Kit {
-    type Target = PolicyDomains;
-
-    fn deref(&self) -> &PolicyDomains {
-        &self.domains
-    }
-}
-
-impl Kit {
-    async fn start() -> Self {
-        let domains = PolicyDomains::start().await.unwrap();
-        let ca_file = std::env::temp_dir().join(format!(
-            "mta-sts-query-ca-{}-{}.pem",
-            std::process::id(),
-            domains.https.addr().port()
-        ));
-        std::fs::write(&ca_file, domains.ca.cert_pem()).unwrap();
-        Self { domains, ca_file }
-    }
-
-    /// Runs the binary with the kit's name server, CA and port, plus `args`.
-    async fn run(&self, args: &[&str]) -> Output {
-        self.run_with_env(args, &[]).await
-    }
-
-    /// Like `run`, with these environment variables (and no proxy settings inherited).
-    async fn run_with_env(&self, args: &[&str], env: &[(&str, String)]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mta-sts-query"));
-        for var in ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"] {
-            cmd.env_remove(var);
-        }
-        cmd.envs(env.iter().map(|(k, v)| (k, v)));
-        cmd.arg("--nameserver")
-            .arg(self.dns.addr().to_string())
-            .arg("--ca-file")
-            .arg(&self.ca_file)
-            .arg("--https-port")
-            .arg(self.https.addr().port().to_string())
-            .arg("--timeout")
-            .arg("3")
-            .args(args);
-        tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for Kit {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.ca_file);
-    }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn valid_policy_report_and_json() {

@@ -2,5 +2,9 @@
 
 // Looking up domains: reports, JSON, exit codes.
 mod lookup;
+// The shared test kit wrapper that runs the binary.
+mod kit;
+// `check`: whole-deployment checks against DNS, HTTPS and SMTP servers on loopback.
+mod check;
 // Offline linting of policy files and TXT records.
 mod lint;

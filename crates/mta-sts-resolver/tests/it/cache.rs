@@ -198,6 +198,34 @@ async fn cache_8_new_policy_seen_after_grace() {
 }
 
 #[tokio::test]
+async fn a_policy_fetched_within_grace_by_an_earlier_run_needs_no_dns_query() {
+    let w = World::with_config(ResolverConfig::default().with_grace(60));
+    w.publish("example.com", "a1", ENFORCE);
+    // As left in a shared or persistent store by another process 30 s ago.
+    let policy = mta_sts_policy::Policy::parse(ENFORCE.as_bytes()).unwrap();
+    let id: mta_sts_txt::PolicyId = "a1".parse().unwrap();
+    let stored = mta_sts_cache::CachedPolicy::new(policy, id, T0 - 30);
+    w.cache
+        .put("example.com", std::sync::Arc::new(stored))
+        .await
+        .unwrap();
+    let out = w.resolver.lookup("example.com").await;
+    assert!(matches!(
+        out.outcome(),
+        Outcome::Cached {
+            reason: CacheReason::Grace,
+            ..
+        }
+    ));
+    assert_eq!(w.dns.queries(), 0);
+    // Once the grace period since that fetch is over, the TXT id is checked again.
+    w.clock.advance(31);
+    w.resolver.lookup("example.com").await;
+    assert_eq!(w.dns.queries(), 1);
+    assert_eq!(w.https.fetches("example.com"), 0);
+}
+
+#[tokio::test]
 async fn cache_9_body_under_new_id_is_cached_as_served() {
     let w = World::new();
     w.publish("example.com", "a1", ENFORCE);

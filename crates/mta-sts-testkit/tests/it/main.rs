@@ -4,3 +4,5 @@
 mod dns;
 // PolicyServer and SilentServer reached by hyper and rustls clients.
 mod https;
+// SmtpServer reached by a raw SMTP client and a rustls handshake after STARTTLS.
+mod smtp;

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Side-by-side load test of mta-sts-daemon and postfix-mta-sts-resolver (Python, from PyPI), with
+# the same load tool, the same keys and the same YAML config, against the ceiling (a netstring server
+# that answers at once). Everything runs on loopback; Redis and PostgreSQL are private instances.
+#
+#   bash benches/daemon-bench.sh [DOMAINS] [SECONDS] [SERVERS...]
+#
+# DOMAINS (default 10000) policies are written into each persistent cache in postfix-mta-sts-resolver's
+# layout by the resolver's own code (benches/py/resolver-bench.py), fetched "now", and both daemons
+# run with cache_grace 3600, so every lookup is a warm cache hit. Each server gets one warm-up pass
+# (every key once), then SECONDS (default 10) at 10 and at 100 connections. SERVERS selects a subset
+# of: ceiling rust-sqlite rust-redis rust-postgres py-internal py-sqlite py-redis py-postgres.
+# Resident memory (VmRSS and peak VmHWM) is read from /proc after the runs.
+# The Python daemon is installed into $PY_VENV (default target/py-resolver) on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+domains=${1:-10000}
+seconds=${2:-10}
+shift $(( $# > 2 ? 2 : $# ))
+servers=("$@")
+[ ${#servers[@]} -gt 0 ] || servers=(ceiling rust-sqlite rust-redis rust-postgres py-internal py-sqlite py-redis py-postgres ceiling)
+
+venv=${PY_VENV:-target/py-resolver}
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'postfix-mta-sts-resolver[sqlite,redis,postgres,uvloop]==1.5.1'
+fi
+cargo build -q --release -p mta-sts-daemon -p mta-sts-examples -p mta-sts-benches
+bin=target/release
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Both daemons find every policy fetched less than cache_grace ago and make no DNS query; the DNS
+# server is there so that nothing would leave loopback if one were made (Python ignores `dns:`).
+"$bin/bench-dns" "$domains" > "$work/dns" &
+pids+=($!)
+"$bin/bench-services" > "$work/services" &
+pids+=($!)
+for _ in $(seq 300); do [ "$(wc -l < "$work/services")" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s "$work/dns" ] && break; sleep 0.1; done
+dns_addr=$(cat "$work/dns")
+redis_url=$(sed -n 's/^redis=//p' "$work/services")
+postgres_dsn=$(sed -n 's/^postgres=//p' "$work/services")
+[ -n "$redis_url" ] && [ -n "$postgres_dsn" ] || { echo "bench-services did not start" >&2; exit 1; }
+
+seq -f 'd%.0f.example' 0 $((domains - 1)) > "$work/keys.txt"
+port=18461
+
+wait_port() {
+    for _ in $(seq 600); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+config() { # FILE CACHE-TYPE OPTIONS-YAML
+    cat > "$1" <<YAML
+host: 127.0.0.1
+port: $port
+cache_grace: 3600
+dns:
+  nameservers: ["$dns_addr"]
+cache:
+  type: $2
+  options:
+$3
+YAML
+}
+
+memory() { awk '/^VmRSS|^VmHWM/ { printf "%s %.1f MB  ", $1, $2 / 1024 }' "/proc/$1/status"; }
+
+run() { # NAME PID
+    "$bin/socketmap-load" "127.0.0.1:$port" "$work/keys.txt" 20 once > "$work/warmup"
+    echo "$1 warm-up: $(cat "$work/warmup")"
+    for connections in 10 100; do
+        echo "$1 $("$bin/socketmap-load" "127.0.0.1:$port" "$work/keys.txt" "$connections" "$seconds")"
+    done
+    echo "$1 memory: $(memory "$2")"
+    kill "$2"
+    wait "$2" 2>/dev/null || true
+    port=$((port + 1))
+}
+
+for server in "${servers[@]}"; do
+    cfg="$work/$server.yml"
+    case "$server" in
+        *-sqlite) config "$cfg" sqlite "    filename: $work/$server.db" ;;
+        *-redis) config "$cfg" redis "    url: \"$redis_url/$([ "${server%%-*}" = rust ] && echo 1 || echo 2)\"" ;;
+        *-postgres)
+            config "$cfg" postgres "    dsn: \"$postgres_dsn\"" ;;
+        py-internal) config "$cfg" internal "    cache_size: $domains" ;;
+    esac
+    if [ "${server%%-*}" = rust ] && [ "$server" != ceiling ]; then
+        # Our in-process tier holds every policy (its size is our `cache_size` option; the Python
+        # cache classes refuse unknown options, so the prefill reads the file without it).
+        cp "$cfg" "$cfg.prefill"
+        echo "    cache_size: $domains" >> "$cfg"
+    fi
+    case "$server" in
+        ceiling)
+            "$bin/socketmap-static" "127.0.0.1:$port" > /dev/null &
+            ;;
+        rust-*)
+            "$venv/bin/python" benches/py/resolver-bench.py prefill "$cfg.prefill" "$domains"
+            "$bin/mta-sts-daemon" -c "$cfg" -v warn &
+            ;;
+        py-internal)
+            "$venv/bin/python" benches/py/resolver-bench.py run "$cfg" "$domains" -v warn &
+            ;;
+        py-*)
+            "$venv/bin/python" benches/py/resolver-bench.py prefill "$cfg" "$domains"
+            "$venv/bin/python" benches/py/resolver-bench.py run "$cfg" 0 -v warn &
+            ;;
+        *) echo "unknown server $server" >&2; exit 64 ;;
+    esac
+    pid=$!
+    pids+=("$pid")
+    wait_port "$port"
+    run "$server" "$pid"
+    if [ "$server" = rust-postgres ] || [ "$server" = py-postgres ]; then
+        # Both daemons use the same table layout; start the next one from an empty table.
+        "$venv/bin/python" - "$postgres_dsn" <<'PY'
+import asyncio, sys, asyncpg
+async def main():
+    conn = await asyncpg.connect(sys.argv[1])
+    await conn.execute("drop table if exists sts_policy_cache, proactive_fetch_ts")
+    await conn.close()
+asyncio.run(main())
+PY
+    fi
+done

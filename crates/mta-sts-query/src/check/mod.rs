@@ -1,0 +1,332 @@
+//! `mta-sts-query check DOMAIN`: every step of a domain's MTA-STS and TLSRPT deployment, checked
+//! without stopping at the first failure, as a typed report ([`CheckReport`]) that is rendered
+//! as text ([`render`]) or serialised as JSON (docs/check.md).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mta_sts_fetch::{DnsClient, PolicyClient, TlsProbe};
+use serde::Serialize;
+
+pub(crate) use previous::Previous;
+pub(crate) use render::render;
+
+mod host;
+mod mx;
+mod previous;
+mod render;
+mod smtp;
+mod txt;
+
+/// Bumped when a field changes meaning or is removed; new fields do not bump it.
+const SCHEMA_VERSION: u32 = 1;
+/// Certificates expiring sooner than this are warned about.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// How one finding, one step or the whole check came out. Ordered by gravity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Verdict {
+    Ok,
+    Warning,
+    Error,
+}
+
+impl Verdict {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Serialize)]
+pub(crate) struct Finding {
+    pub(crate) verdict: Verdict,
+    /// The checklist rule (docs: spec-checklist IDs such as `TXT-4`), when one applies.
+    pub(crate) id: Option<&'static str>,
+    pub(crate) message: String,
+    /// What to change, for warnings and errors.
+    pub(crate) fix: Option<String>,
+}
+
+impl Finding {
+    pub(crate) fn ok(id: impl Into<Option<&'static str>>, message: impl Into<String>) -> Self {
+        Self::new(Verdict::Ok, id.into(), message.into())
+    }
+
+    pub(crate) fn warning(id: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Verdict::Warning, Some(id), message.into())
+    }
+
+    pub(crate) fn error(id: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Verdict::Error, Some(id), message.into())
+    }
+
+    fn new(verdict: Verdict, id: Option<&'static str>, message: String) -> Self {
+        Self {
+            verdict,
+            id,
+            message,
+            fix: None,
+        }
+    }
+
+    pub(crate) fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+/// One numbered step of the check.
+#[derive(Debug, Serialize)]
+pub(crate) struct Step {
+    /// Stable machine name: `sts-txt`, `tlsrpt-txt`, `policy-host`, `policy`, `mx`, `smtp`,
+    /// `consistency`.
+    pub(crate) name: &'static str,
+    pub(crate) title: String,
+    /// The worst verdict of the findings.
+    pub(crate) verdict: Verdict,
+    pub(crate) findings: Vec<Finding>,
+}
+
+impl Step {
+    fn new(name: &'static str, title: String, findings: Vec<Finding>) -> Self {
+        let verdict = findings
+            .iter()
+            .map(|f| f.verdict)
+            .max()
+            .unwrap_or(Verdict::Ok);
+        Self {
+            name,
+            title,
+            verdict,
+            findings,
+        }
+    }
+}
+
+/// Counts of findings by verdict.
+#[derive(Debug, Serialize)]
+pub(crate) struct Summary {
+    pub(crate) ok: usize,
+    pub(crate) warnings: usize,
+    pub(crate) errors: usize,
+}
+
+/// The policy as parsed (the body itself is [`CheckReport::policy_body`]).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PolicySnapshot {
+    pub(crate) mode: &'static str,
+    pub(crate) max_age: u32,
+    pub(crate) mx: Vec<String>,
+}
+
+/// The whole check: the `--json` document.
+#[derive(Debug, Serialize)]
+pub(crate) struct CheckReport {
+    pub(crate) schema_version: u32,
+    pub(crate) domain: String,
+    /// Seconds since the Unix epoch when the check ran.
+    pub(crate) checked_at: u64,
+    pub(crate) verdict: Verdict,
+    pub(crate) summary: Summary,
+    /// The `id` of the one valid `v=STSv1` record.
+    pub(crate) sts_id: Option<String>,
+    /// The policy body fetched, if any (even an invalid one), as lossy UTF-8: what a later
+    /// `--previous` compares.
+    pub(crate) policy_body: Option<String>,
+    /// The parsed policy, when valid.
+    pub(crate) policy: Option<PolicySnapshot>,
+    /// The MX host names, by preference.
+    pub(crate) mx_hosts: Vec<String>,
+    pub(crate) steps: Vec<Step>,
+}
+
+impl CheckReport {
+    /// 0 all ok, 1 warnings only, 2 errors.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self.verdict {
+            Verdict::Ok => 0,
+            Verdict::Warning => 1,
+            Verdict::Error => 2,
+        }
+    }
+}
+
+/// What to check, besides the domain.
+#[derive(Debug)]
+pub(crate) struct CheckOptions {
+    /// SMTP port of the MX hosts (25; another one for tests).
+    pub(crate) smtp_port: u16,
+    /// Skip the SMTP step.
+    pub(crate) smtp: bool,
+    /// Per-host deadline of the SMTP step.
+    pub(crate) timeout: Duration,
+    /// An earlier `check --json` result.
+    pub(crate) previous: Option<Previous>,
+}
+
+/// Runs every step for `domain` (already normalised).
+pub(crate) async fn run(
+    dns: &DnsClient,
+    https: &PolicyClient,
+    probe: &TlsProbe,
+    domain: &str,
+    options: CheckOptions,
+) -> CheckReport {
+    let now = unix_now();
+    let mut steps = Vec::with_capacity(7);
+    let (step, sts_id) = txt::sts(dns, domain).await;
+    steps.push(step);
+    steps.push(txt::tlsrpt(dns, domain).await);
+    let (step, body) = host::policy_host(dns, https, domain, now).await;
+    steps.push(step);
+    let (step, policy) = host::policy_file(body.as_deref(), domain);
+    steps.push(step);
+    let (step, mx_hosts) = mx::mx(dns, domain, policy.as_ref().map(|(_, p)| p)).await;
+    steps.push(step);
+    steps.push(if options.smtp {
+        smtp::smtp(
+            dns,
+            probe,
+            &mx_hosts,
+            options.smtp_port,
+            options.timeout,
+            now,
+        )
+        .await
+    } else {
+        Step::new(
+            "smtp",
+            "SMTP STARTTLS on the MX hosts".to_owned(),
+            vec![Finding::ok(None, "skipped (--no-smtp)")],
+        )
+    });
+    let body_text = body.map(|b| String::from_utf8_lossy(&b).into_owned());
+    steps.push(previous::consistency(
+        options.previous.as_ref(),
+        sts_id.as_deref(),
+        body_text.as_deref(),
+    ));
+
+    let all = steps.iter().flat_map(|s| &s.findings);
+    let count = |v: Verdict| all.clone().filter(|f| f.verdict == v).count();
+    let summary = Summary {
+        ok: count(Verdict::Ok),
+        warnings: count(Verdict::Warning),
+        errors: count(Verdict::Error),
+    };
+    let verdict = steps.iter().map(|s| s.verdict).max().unwrap_or(Verdict::Ok);
+    CheckReport {
+        schema_version: SCHEMA_VERSION,
+        domain: domain.to_owned(),
+        checked_at: now,
+        verdict,
+        summary,
+        sts_id,
+        policy: policy.map(|(snapshot, _)| snapshot),
+        policy_body: body_text,
+        mx_hosts,
+        steps,
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `not_after` as a date and the days left from `now`, with a verdict: error when expired,
+/// warning under [`EXPIRY_WARNING_DAYS`].
+pub(crate) fn expiry(not_after: u64, now: u64) -> (Verdict, String) {
+    let days = (i128::from(not_after) - i128::from(now)).div_euclid(86_400);
+    let date = date(not_after);
+    if not_after <= now {
+        (Verdict::Error, format!("expired {date}"))
+    } else if days < i128::from(EXPIRY_WARNING_DAYS) {
+        (
+            Verdict::Warning,
+            format!("expires {date}, in {days} day{}", plural(days)),
+        )
+    } else {
+        (
+            Verdict::Ok,
+            format!("expires {date} ({days} day{} left)", plural(days)),
+        )
+    }
+}
+
+fn plural(n: i128) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time.
+pub(crate) fn date(unix: u64) -> String {
+    let days = i64::try_from(unix / 86_400).unwrap_or(i64::MAX / 2);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Seconds as a rough human duration: "7 days", "12 hours", "300 seconds".
+pub(crate) fn human_secs(secs: u32) -> String {
+    match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => {
+            format!("{} day{}", s / 86_400, plural((s / 86_400).into()))
+        }
+        s if s >= 86_400 => format!("{:.1} days", f64::from(s) / 86_400.0),
+        s if s >= 3600 && s % 3600 == 0 => {
+            format!("{} hour{}", s / 3600, plural((s / 3600).into()))
+        }
+        s => format!("{s} seconds"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_expiry() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(1_704_067_200), "2024-01-01");
+        assert_eq!(date(951_782_400), "2000-02-29");
+        let now = 1_704_067_200;
+        assert_eq!(expiry(now - 1, now).0, Verdict::Error);
+        assert_eq!(
+            expiry(now + 7 * 86_400, now),
+            (Verdict::Warning, "expires 2024-01-08, in 7 days".to_owned())
+        );
+        assert_eq!(expiry(now + 90 * 86_400, now).0, Verdict::Ok);
+        assert_eq!(human_secs(604_800), "7 days");
+        assert_eq!(human_secs(86_400), "1 day");
+        assert_eq!(human_secs(7200), "2 hours");
+        assert_eq!(human_secs(90), "90 seconds");
+    }
+
+    #[test]
+    fn step_verdict_is_the_worst_finding() {
+        let step = Step::new(
+            "x",
+            String::new(),
+            vec![Finding::ok(None, "a"), Finding::warning("POL-5", "b")],
+        );
+        assert_eq!(step.verdict, Verdict::Warning);
+        assert_eq!(
+            Step::new("y", String::new(), Vec::new()).verdict,
+            Verdict::Ok
+        );
+    }
+}

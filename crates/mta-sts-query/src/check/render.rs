@@ -1,0 +1,100 @@
+//! The human-readable report: one block per step, one line per finding, a summary line.
+
+use std::fmt::Write;
+
+use super::{CheckReport, Verdict};
+
+/// The report as text; verdict words are coloured when `colour` is set.
+pub(crate) fn render(report: &CheckReport, colour: bool) -> String {
+    let mut out = String::new();
+    let paint = |verdict: Verdict, text: &str| -> String {
+        if !colour {
+            return text.to_owned();
+        }
+        let code = match verdict {
+            Verdict::Ok => "32",
+            Verdict::Warning => "33",
+            Verdict::Error => "1;31",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    };
+    let _ = writeln!(out, "mta-sts-query check {}", report.domain);
+    let total = report.steps.len();
+    for (n, step) in report.steps.iter().enumerate() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "[{}/{total}] {}", n + 1, step.title);
+        for finding in &step.findings {
+            let word = paint(finding.verdict, &format!("{:<8}", finding.verdict.as_str()));
+            let id = finding.id.unwrap_or("");
+            let _ = writeln!(out, "  {word} {id:<9} {}", finding.message);
+            if let Some(fix) = &finding.fix {
+                let _ = writeln!(out, "  {:<8} {:<9} fix: {fix}", "", "");
+            }
+        }
+    }
+    let s = &report.summary;
+    let outcome = match report.verdict {
+        Verdict::Ok => "all checks passed",
+        Verdict::Warning => "warnings only",
+        Verdict::Error => "errors: senders may ignore or fail the policy",
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "summary  {}: {} ok, {} warning{}, {} error{}: {outcome}",
+        paint(report.verdict, report.verdict.as_str()),
+        s.ok,
+        s.warnings,
+        if s.warnings == 1 { "" } else { "s" },
+        s.errors,
+        if s.errors == 1 { "" } else { "s" },
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Finding, Step, Summary};
+    use super::*;
+
+    fn report() -> CheckReport {
+        let findings = vec![
+            Finding::ok("TXT-9", "exactly one v=STSv1 record"),
+            Finding::warning("RPT-1", "no TXT record").fix("publish one"),
+        ];
+        CheckReport {
+            schema_version: 1,
+            domain: "example.com".to_owned(),
+            checked_at: 0,
+            verdict: Verdict::Warning,
+            summary: Summary {
+                ok: 1,
+                warnings: 1,
+                errors: 0,
+            },
+            sts_id: None,
+            policy_body: None,
+            policy: None,
+            mx_hosts: Vec::new(),
+            steps: vec![Step::new("sts-txt", "TXT".to_owned(), findings)],
+        }
+    }
+
+    #[test]
+    fn plain_and_coloured() {
+        let plain = render(&report(), false);
+        assert_eq!(
+            plain,
+            "mta-sts-query check example.com\n\n[1/1] TXT\n  ok       TXT-9     exactly one v=STSv1 record\n  warning  RPT-1     no TXT record\n                     fix: publish one\n\nsummary  warning: 1 ok, 1 warning, 0 errors: warnings only\n"
+        );
+        let coloured = render(&report(), true);
+        assert!(
+            coloured.contains("\x1b[33mwarning \x1b[0m RPT-1"),
+            "{coloured}"
+        );
+        assert!(
+            coloured.contains("\x1b[32mok      \x1b[0m TXT-9"),
+            "{coloured}"
+        );
+    }
+}
