@@ -9,7 +9,7 @@
 # layout by the resolver's own code (benches/py/resolver-bench.py), fetched "now", and both daemons
 # run with cache_grace 3600, so every lookup is a warm cache hit. Each server gets one warm-up pass
 # (every key once), then SECONDS (default 10) at 10 and at 100 connections. SERVERS selects a subset
-# of: ceiling rust-sqlite rust-redis rust-postgres py-internal py-sqlite py-redis py-postgres.
+# of: rust-sqlite rust-redis rust-postgres py-internal py-sqlite py-redis py-postgres.
 # Resident memory (VmRSS and peak VmHWM) is read from /proc after the runs.
 # The Python daemon is installed into $PY_VENV (default target/py-resolver) on first use.
 set -euo pipefail
@@ -18,7 +18,7 @@ domains=${1:-10000}
 seconds=${2:-10}
 shift $(( $# > 2 ? 2 : $# ))
 servers=("$@")
-[ ${#servers[@]} -gt 0 ] || servers=(ceiling rust-sqlite rust-redis rust-postgres py-internal py-sqlite py-redis py-postgres ceiling)
+[ ${#servers[@]} -gt 0 ] || servers=(rust-sqlite rust-redis rust-postgres py-internal py-sqlite py-redis py-postgres)
 
 venv=${PY_VENV:-target/py-resolver}
 if [ ! -x "$venv/bin/python" ]; then
@@ -78,17 +78,39 @@ YAML
 
 memory() { awk '/^VmRSS|^VmHWM/ { printf "%s %.1f MB  ", $1, $2 / 1024 }' "/proc/$1/status"; }
 
+# One line per run, and a table row with the share of the ceiling run just before it: the two
+# runs are seconds apart, so drift on a shared machine affects both alike.
+measure() { # ADDR CONNECTIONS
+    "$bin/socketmap-load" "$1" "$work/keys.txt" "$2" "$seconds"
+}
+field() { sed -n "s|.* $1=\([^ ]*\).*|\1|p" | sed 's/ms$//'; }
 run() { # NAME PID
     "$bin/socketmap-load" "127.0.0.1:$port" "$work/keys.txt" 20 once > "$work/warmup"
     echo "$1 warm-up: $(cat "$work/warmup")"
     for connections in 10 100; do
-        echo "$1 $("$bin/socketmap-load" "127.0.0.1:$port" "$work/keys.txt" "$connections" "$seconds")"
+        ceiling=$(measure "$ceiling_addr" "$connections")
+        result=$(measure "127.0.0.1:$port" "$connections")
+        echo "ceiling $ceiling"
+        echo "$1 $result"
+        rate=$(field 'lookups/s' <<< "$result")
+        ceiling_rate=$(field 'lookups/s' <<< "$ceiling")
+        rows+=("| $1 | $connections | $rate | $(field p50 <<< "$result") | $(field p99 <<< "$result") | $(field p99.9 <<< "$result") | $(field errors <<< "$result") | $ceiling_rate | $(field p99 <<< "$ceiling") | $(( 100 * rate / ceiling_rate ))% |")
     done
-    echo "$1 memory: $(memory "$2")"
+    mem=$(memory "$2")
+    echo "$1 memory: $mem"
+    memrows+=("| $1 | $mem |")
     kill "$2"
     wait "$2" 2>/dev/null || true
     port=$((port + 1))
 }
+rows=()
+memrows=()
+
+# The ceiling: a netstring server that answers every key at once, running throughout.
+"$bin/socketmap-static" 127.0.0.1:18460 > /dev/null &
+pids+=($!)
+ceiling_addr=127.0.0.1:18460
+wait_port 18460
 
 for server in "${servers[@]}"; do
     cfg="$work/$server.yml"
@@ -99,16 +121,13 @@ for server in "${servers[@]}"; do
             config "$cfg" postgres "    dsn: \"$postgres_dsn\"" ;;
         py-internal) config "$cfg" internal "    cache_size: $domains" ;;
     esac
-    if [ "${server%%-*}" = rust ] && [ "$server" != ceiling ]; then
+    if [ "${server%%-*}" = rust ]; then
         # Our in-process tier holds every policy (its size is our `cache_size` option; the Python
         # cache classes refuse unknown options, so the prefill reads the file without it).
         cp "$cfg" "$cfg.prefill"
         echo "    cache_size: $domains" >> "$cfg"
     fi
     case "$server" in
-        ceiling)
-            "$bin/socketmap-static" "127.0.0.1:$port" > /dev/null &
-            ;;
         rust-*)
             "$venv/bin/python" benches/py/resolver-bench.py prefill "$cfg.prefill" "$domains"
             "$bin/mta-sts-daemon" -c "$cfg" -v warn &
@@ -138,3 +157,12 @@ asyncio.run(main())
 PY
     fi
 done
+
+echo
+echo "| server | connections | lookups/s | p50 ms | p99 ms | p99.9 ms | errors | ceiling lookups/s | ceiling p99 ms | share of ceiling |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
+echo
+echo "| server | resident memory after the runs |"
+echo "|---|---|"
+printf '%s\n' "${memrows[@]}"

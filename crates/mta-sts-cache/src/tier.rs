@@ -72,7 +72,7 @@ impl<B: PolicyCache + 'static> TieredCache<B> {
                 back,
                 grace,
                 capacity,
-                front: quick_cache::sync::Cache::new(capacity),
+                front: crate::sized_for(capacity),
                 pending: Mutex::new(HashMap::new()),
                 down_until: Mutex::new(None),
                 replaying: AtomicBool::new(false),

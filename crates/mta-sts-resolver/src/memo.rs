@@ -62,6 +62,8 @@ pub(crate) struct Memo {
     pub(crate) checked: Expiring<String, ()>,
     /// Domain → no `_mta-sts` record was found.
     pub(crate) no_policy: Expiring<String, ()>,
+    /// Domain → its last discovery failed; answered from here for a short while.
+    pub(crate) failed: Expiring<String, Failure>,
     /// (domain, id) → the failure of the last fetch (FETCH-9).
     pub(crate) failures: Expiring<(String, PolicyId), Failure>,
     /// Domains with a background refresh running.
@@ -77,6 +79,7 @@ impl Memo {
         Self {
             checked: Expiring::new(capacity),
             no_policy: Expiring::new(capacity),
+            failed: Expiring::new(capacity),
             failures: Expiring::new(capacity),
             refreshing: HashSet::new(),
             refreshed: Expiring::new(capacity),

@@ -27,6 +27,11 @@ pub struct ResolverConfig {
     /// Seconds during which "no `_mta-sts` record" is remembered (default 300), so a domain without
     /// MTA-STS costs one TXT query per interval rather than one per message.
     pub negative_ttl: u64,
+    /// Seconds during which a domain whose discovery just failed is answered with that failure
+    /// (or its cached policy) without any new DNS query (default 30): a domain with a broken policy
+    /// host, or a DNS outage, then costs one query per interval instead of one (and one timeout) per
+    /// message.
+    pub failure_recheck: u64,
     /// The most domains each kind of bookkeeping remembers (default 100000); bounds memory under a
     /// flood of distinct domains.
     pub memory_limit: usize,
@@ -38,6 +43,7 @@ impl Default for ResolverConfig {
             grace: 60,
             failure_backoff: 300,
             negative_ttl: 300,
+            failure_recheck: 30,
             memory_limit: 100_000,
         }
     }
@@ -59,6 +65,12 @@ impl ResolverConfig {
     /// Sets [`negative_ttl`](Self::negative_ttl).
     pub fn with_negative_ttl(mut self, secs: u64) -> Self {
         self.negative_ttl = secs;
+        self
+    }
+
+    /// Sets [`failure_recheck`](Self::failure_recheck).
+    pub fn with_failure_recheck(mut self, secs: u64) -> Self {
+        self.failure_recheck = secs;
         self
     }
 
@@ -368,7 +380,15 @@ where
 
     /// One discovery, never returning a cached policy that expired while it ran (CACHE-1).
     async fn discover(&self, domain: &str, force: bool) -> Outcome {
-        match self.discover_unchecked(domain, force).await {
+        let outcome = self.discover_unchecked(domain, force).await;
+        if !force && let Some(failure) = outcome.failure() {
+            let now = self.clock.now();
+            let deadline = now.saturating_add(self.config.failure_recheck);
+            self.memo()
+                .failed
+                .insert(domain.to_owned(), deadline, failure.clone(), now);
+        }
+        match outcome {
             Outcome::Cached { policy, reason } if !policy.is_valid_at(self.clock.now()) => {
                 match reason {
                     CacheReason::DiscoveryFailed(failure) => Outcome::Failure(failure),
@@ -389,6 +409,12 @@ where
         let cached = self.valid_cached(domain, now).await;
         if cached.is_none() && !force && self.memo().no_policy.get(domain, now).is_some() {
             return Outcome::NoPolicy(NoPolicy::Remembered);
+        }
+        if !force {
+            let failed = self.memo().failed.get(domain, now).cloned();
+            if let Some(failure) = failed {
+                return fall_back(cached, failure);
+            }
         }
         let records = match self.txt.lookup_txt(&sts_record_name(domain)).await {
             Ok(records) => records,
@@ -458,7 +484,11 @@ where
                     let entry = Arc::new(CachedPolicy::new(policy, id, fetched_at));
                     // A failing cache must not hide a good policy from this lookup.
                     let _ = self.cache.put(domain, Arc::clone(&entry)).await;
-                    self.memo().no_policy.remove(domain);
+                    {
+                        let mut memo = self.memo();
+                        memo.no_policy.remove(domain);
+                        memo.failed.remove(domain);
+                    }
                     self.mark_checked(domain, fetched_at);
                     return Outcome::Fetched(entry);
                 }

@@ -20,15 +20,56 @@ async fn fetch_9_failed_fetch_not_retried_for_five_minutes_per_id() {
         1,
         "no new HTTPS request within five minutes"
     );
-    // A new id may be fetched at once.
+    // A new id is fetched as soon as it is seen (after the short failure recheck interval).
     w.dns.set_id("example.com", "b2");
+    w.clock.advance(31);
     w.resolver.lookup("example.com").await;
     assert_eq!(w.https.fetches("example.com"), 2);
     // The old id again after the backoff: retried.
     w.dns.set_id("example.com", "a1");
-    w.clock.advance(241);
+    w.clock.advance(210);
     w.resolver.lookup("example.com").await;
     assert_eq!(w.https.fetches("example.com"), 3);
+}
+
+#[tokio::test]
+async fn a_failing_domain_costs_one_dns_query_per_recheck_interval() {
+    let w = World::new();
+    w.dns.set_id("example.com", "a1");
+    w.https.serve("example.com", Body::Status(500));
+    for _ in 0..5 {
+        let out = w.resolver.lookup("example.com").await;
+        assert!(matches!(out.outcome(), Outcome::Failure(_)));
+    }
+    assert_eq!(w.dns.queries(), 1, "failures are remembered for a while");
+    assert_eq!(w.https.fetches("example.com"), 1);
+    // After the recheck interval the TXT record is read again; the fetch is still in its
+    // FETCH-9 backoff, so no HTTPS request.
+    w.clock.advance(31);
+    assert!(matches!(
+        w.resolver.lookup("example.com").await.outcome(),
+        Outcome::Failure(_)
+    ));
+    assert_eq!(w.dns.queries(), 2);
+    assert_eq!(w.https.fetches("example.com"), 1);
+    // The same with a cached policy: it keeps applying, with the failure as the reason.
+    let w = World::new();
+    w.publish("example.com", "a1", ENFORCE);
+    w.resolver.lookup("example.com").await;
+    w.dns.set_id("example.com", "b2");
+    w.https.serve("example.com", Body::Status(500));
+    w.clock.advance(61);
+    for _ in 0..3 {
+        let out = w.resolver.lookup("example.com").await;
+        assert!(matches!(
+            out.outcome(),
+            Outcome::Cached {
+                reason: CacheReason::DiscoveryFailed(_),
+                ..
+            }
+        ));
+    }
+    assert_eq!(w.dns.queries(), 2);
 }
 
 #[tokio::test]
