@@ -3,7 +3,8 @@
 It only prepares state and then runs the Python daemon's own code unchanged:
 
   python resolver-bench.py prefill CONFIG N
-      write N policies (d0.example .. d{N-1}.example, id "bench1", fetched now) into the persistent
+      write N policies (d0.example .. d{N-1}.example, id "bench1", fetched now, MX mx{i}.example.net
+      and *.example.org) into the persistent
       cache CONFIG names, through the resolver's own cache classes (SQLite rows are bulk-inserted
       into the table the resolver's own setup() created, which is much faster than one commit each)
   python resolver-bench.py run CONFIG N [DAEMON ARGS...]
@@ -22,18 +23,21 @@ import time
 from postfix_mta_sts_resolver import daemon, utils
 from postfix_mta_sts_resolver.base_cache import CacheEntry
 
-POLICY = {
-    "version": "STSv1",
-    "mode": "enforce",
-    "mx": ["mx1.example.net", "*.example.org"],
-    "max_age": 604800,
-}
+def policy(i):
+    # One policy object per domain, each with its own MX host, as a real cache holds: sharing one
+    # object would understate the Python daemon's memory, and identical policies could flatter ours.
+    return {
+        "version": "STSv1",
+        "mode": "enforce",
+        "mx": [f"mx{i}.example.net", "*.example.org"],
+        "max_age": 604800,
+    }
 
 
 def entries(count):
     now = int(time.time())
     for i in range(count):
-        yield f"d{i}.example", CacheEntry(now, "bench1", POLICY)
+        yield f"d{i}.example", CacheEntry(now, "bench1", policy(i))
 
 
 async def fill(cache, count):

@@ -320,6 +320,11 @@ pub(crate) fn analyze<S: Sink>(
     let (Some(mode), Some((_, max_age)), false) = (mode, seen.max_age, failed) else {
         return Ok(None);
     };
+    // A cache may hold a million policies: spare capacity left by pushing would be a quarter of
+    // each one's memory.
+    let (mut mx, mut order) = (mx, order);
+    mx.shrink_to_fit();
+    order.shrink_to_fit();
     Ok(Some(Policy {
         version: Version::StsV1,
         mode,

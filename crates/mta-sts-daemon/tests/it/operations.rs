@@ -245,3 +245,48 @@ async fn proactive_fetching_refreshes_cached_policies() {
     assert!(kit.https.requests("mta-sts.example.com").len() >= 2);
     daemon.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cache_grace_then_id_change_then_expiry() {
+    let kit = Kit::start().await;
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
+    // Times are whole seconds, so a grace of 2 s is at least 1 s of real time.
+    let daemon = kit.start_tcp("cache_grace: 2\n").await;
+    let addr = daemon.addr.unwrap();
+    let first = query(addr, "postfix", "example.com").await;
+    assert!(
+        first.contains("match=mail.example.com:.example.net"),
+        "{first}"
+    );
+    // A new policy under a new id (CACHE-2), with a lifetime of two seconds.
+    let short = "version: STSv1\nmode: enforce\nmx: new.example.org\nmax_age: 2\n";
+    kit.publish(
+        "example.com",
+        "b2",
+        CertKind::Valid,
+        Response::policy(short),
+    );
+    // Within cache_grace the cached policy is answered without any DNS query.
+    let queries = kit.dns.query_count("_mta-sts.example.com");
+    assert_eq!(query(addr, "postfix", "example.com").await, first);
+    assert_eq!(kit.dns.query_count("_mta-sts.example.com"), queries);
+    // After it, the id is checked again and the new policy fetched.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let second = query(addr, "postfix", "example.com").await;
+    assert!(second.contains("match=new.example.org"), "{second}");
+    // CACHE-1: once max_age has passed with no way to refresh, the policy is no longer applied.
+    kit.dns.clear("_mta-sts.example.com");
+    kit.https.set_host(
+        "mta-sts.example.com",
+        mta_sts_testkit::HostConfig::valid(Response::status(500)),
+    );
+    // max_age 2 in whole seconds: expired at most 4 s after the fetch.
+    tokio::time::sleep(Duration::from_millis(4200)).await;
+    assert_eq!(query(addr, "postfix", "example.com").await, "NOTFOUND ");
+    daemon.shutdown().await;
+}
