@@ -133,8 +133,18 @@ fn spawn_child(role: &str, user: Option<&str>) -> std::process::Child {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = match user {
         Some(user) => {
+            // The build directory may not be reachable by that user (a checkout in a 0700
+            // directory, as `mktemp -d` makes): run a copy from a directory anyone may enter.
+            use std::os::unix::fs::PermissionsExt;
+            let dir =
+                std::env::temp_dir().join(format!("mta-sts-cache-it-bin-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let copy = dir.join("it");
+            std::fs::copy(&exe, &copy).unwrap();
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
             let mut c = std::process::Command::new("runuser");
-            c.args(["-u", user, "--"]).arg(&exe);
+            c.args(["-u", user, "--"]).arg(&copy);
             c
         }
         None => std::process::Command::new(&exe),
@@ -228,6 +238,9 @@ fn a_read_only_file_is_refused_at_open() {
         .wait()
         .unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("mta-sts-cache-it-bin-{}", std::process::id())),
+    );
     assert_eq!(
         status.code(),
         Some(42),
