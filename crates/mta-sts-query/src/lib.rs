@@ -257,6 +257,25 @@ fn print_lint(output: &LintOutput<'_>, json: bool) {
     }
 }
 
+/// Messages quote what servers sent (TXT records, SMTP replies, policy lines): control characters
+/// are shown escaped, so a hostile record cannot move the cursor or recolour the terminal.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

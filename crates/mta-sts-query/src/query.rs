@@ -191,7 +191,10 @@ pub(crate) fn render(report: &Report) -> String {
         line(format!("policy id    {id}"));
     }
     if let Some(problem) = &report.txt.problem {
-        line(format!("             no usable record: {problem}"));
+        line(format!(
+            "             no usable record: {}",
+            crate::printable(problem)
+        ));
     }
     if report.txt.id.is_some() {
         line(format!("policy URL   {}", report.policy_url));
@@ -199,7 +202,7 @@ pub(crate) fn render(report: &Report) -> String {
     if let Some(p) = &report.policy {
         line(format!("policy       fetched, {} bytes", p.bytes));
         for l in &p.lines {
-            line(format!("             {l}"));
+            line(format!("             {}", crate::printable(l)));
         }
     }
     let findings: Vec<&DiagnosticReport> = report.diagnostics.iter().collect();
@@ -209,7 +212,9 @@ pub(crate) fn render(report: &Report) -> String {
             let at = d.line.map(|l| format!("line {l}: ")).unwrap_or_default();
             line(format!(
                 "             {at}{} [{}]: {}",
-                d.severity, d.rule, d.message
+                d.severity,
+                d.rule,
+                crate::printable(&d.message)
             ));
         }
     }

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::{CheckReport, Verdict};
+use crate::printable;
 
 /// The report as text; verdict words are coloured when `colour` is set.
 pub(crate) fn render(report: &CheckReport, colour: bool) -> String {
@@ -18,17 +19,17 @@ pub(crate) fn render(report: &CheckReport, colour: bool) -> String {
         };
         format!("\x1b[{code}m{text}\x1b[0m")
     };
-    let _ = writeln!(out, "mta-sts-query check {}", report.domain);
+    let _ = writeln!(out, "mta-sts-query check {}", printable(&report.domain));
     let total = report.steps.len();
     for (n, step) in report.steps.iter().enumerate() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "[{}/{total}] {}", n + 1, step.title);
+        let _ = writeln!(out, "[{}/{total}] {}", n + 1, printable(&step.title));
         for finding in &step.findings {
             let word = paint(finding.verdict, &format!("{:<8}", finding.verdict.as_str()));
             let id = finding.id.unwrap_or("");
-            let _ = writeln!(out, "  {word} {id:<9} {}", finding.message);
+            let _ = writeln!(out, "  {word} {id:<9} {}", printable(&finding.message));
             if let Some(fix) = &finding.fix {
-                let _ = writeln!(out, "  {:<8} {:<9} fix: {fix}", "", "");
+                let _ = writeln!(out, "  {:<8} {:<9} fix: {}", "", "", printable(fix));
             }
         }
     }
@@ -78,6 +79,15 @@ mod tests {
             mx_hosts: Vec::new(),
             steps: vec![Step::new("sts-txt", "TXT".to_owned(), findings)],
         }
+    }
+
+    #[test]
+    fn control_characters_from_the_network_are_escaped() {
+        let mut hostile = report();
+        hostile.steps[0].findings[0].message = "id \x1b[2Jx\r\nforged".to_owned();
+        let text = render(&hostile, false);
+        assert!(text.contains("id \\u{1b}[2Jx\\r\\nforged"), "{text}");
+        assert!(!text.contains('\x1b'), "{text}");
     }
 
     #[test]

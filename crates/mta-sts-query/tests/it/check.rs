@@ -140,7 +140,16 @@ async fn correct_deployment_is_all_ok() {
     assert_finding(&v, "smtp", "ok", "MATCH-7", "mx1.example.com");
     assert_finding(&v, "smtp", "ok", "MATCH-7", "mx2.example.net");
     // The SMTP server saw STARTTLS with the MX name as SNI (RFC 8461 §7.1).
-    let mut snis: Vec<String> = smtp.sessions().into_iter().filter_map(|s| s.sni).collect();
+    // A session is recorded when the server's side of it ends, which may be just after the
+    // client has exited: wait for both, boundedly.
+    let mut snis: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        snis = smtp.sessions().into_iter().filter_map(|s| s.sni).collect();
+        if snis.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     snis.sort();
     assert_eq!(snis, ["mx1.example.com", "mx2.example.net"]);
 
