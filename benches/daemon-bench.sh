@@ -45,7 +45,7 @@ trap cleanup EXIT
 pids+=($!)
 "$bin/bench-services" > "$work/services" &
 pids+=($!)
-for _ in $(seq 300); do [ "$(wc -l < "$work/services")" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(wc -l < "$work/services" 2>/dev/null || echo 0)" -ge 2 ] && break; sleep 0.1; done
 for _ in $(seq 300); do [ -s "$work/dns" ] && break; sleep 0.1; done
 dns_addr=$(cat "$work/dns")
 redis_url=$(sed -n 's/^redis=//p' "$work/services")
@@ -89,6 +89,10 @@ field() { sed -n "s|.* $1=\([^ ]*\).*|\1|p" | sed 's/ms$//'; }
 run() { # NAME PID
     "$bin/socketmap-load" "127.0.0.1:$port" "$work/keys.txt" 20 once > "$work/warmup"
     echo "$1 warm-up: $(cat "$work/warmup")"
+    if [ "$(field errors < "$work/warmup")" != 0 ] || [ "$(field notfound < "$work/warmup")" != 0 ]; then
+        echo "$1: the warm-up pass did not answer OK for every domain" >&2
+        exit 1
+    fi
     for connections in 10 100; do
         ceiling=$(measure "$ceiling_addr" "$connections")
         result=$(measure "127.0.0.1:$port" "$connections")
@@ -96,13 +100,17 @@ run() { # NAME PID
         echo "$1 $result"
         rate=$(field 'lookups/s' <<< "$result")
         ceiling_rate=$(field 'lookups/s' <<< "$ceiling")
-        rows+=("| $1 | $connections | $rate | $(field p50 <<< "$result") | $(field p99 <<< "$result") | $(field p99.9 <<< "$result") | $(field errors <<< "$result") | $ceiling_rate | $(field p99 <<< "$ceiling") | $(( 100 * rate / ceiling_rate ))% |")
+        rows+=("| $1 | $connections | $rate | $(field p50 <<< "$result") | $(field p99 <<< "$result") | $(field p99.9 <<< "$result") | $(field errors <<< "$result") | $(field notfound <<< "$result") | $ceiling_rate | $(field p99 <<< "$ceiling") | $(( 100 * ${rate:-0} / ${ceiling_rate:-1} ))% |")
     done
     mem=$(memory "$2")
     echo "$1 memory: $mem"
     memrows+=("| $1 | $mem |")
     kill "$2"
     wait "$2" 2>/dev/null || true
+    # Forget it, so the cleanup never signals a process that reused the pid.
+    local kept=()
+    for pid in "${pids[@]}"; do [ "$pid" = "$2" ] || kept+=("$pid"); done
+    pids=("${kept[@]}")
     port=$((port + 1))
 }
 rows=()
@@ -161,8 +169,8 @@ PY
 done
 
 echo
-echo "| server | connections | lookups/s | p50 ms | p99 ms | p99.9 ms | errors | ceiling lookups/s | ceiling p99 ms | share of ceiling |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| server | connections | lookups/s | p50 ms | p99 ms | p99.9 ms | errors | NOTFOUND | ceiling lookups/s | ceiling p99 ms | share of ceiling |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "| server | resident memory after the runs |"

@@ -10,6 +10,9 @@ use mta_sts_testkit::{TestPostgres, TestRedis};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    // Handlers first: a SIGTERM while the servers start must still stop them (Drop below).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     let redis = TestRedis::start().expect("redis-server (Debian package redis-server)");
     let postgres = TestPostgres::start().expect("PostgreSQL (Debian package postgresql)");
     postgres.database("bench").expect("create database bench");
@@ -17,8 +20,6 @@ async fn main() {
     let dsn = format!("postgres://postgres@127.0.0.1:{}/bench", postgres.port());
     println!("redis={}", redis.url());
     println!("postgres={dsn}");
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}

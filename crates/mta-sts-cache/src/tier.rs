@@ -64,7 +64,8 @@ fn newest(a: Option<Arc<CachedPolicy>>, b: Option<Arc<CachedPolicy>>) -> Option<
 }
 
 impl<B: PolicyCache + 'static> TieredCache<B> {
-    /// A tier of at most `capacity` entries, trusted for `grace`, in front of `back`.
+    /// A tier that keeps `capacity` entries (and at most about a quarter more), trusted for
+    /// `grace`, in front of `back`.
     pub fn new(back: B, grace: Duration, capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {

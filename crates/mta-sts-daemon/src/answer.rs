@@ -82,6 +82,8 @@ pub fn answer(domain: &str, outcome: &Outcome, rules: &ZoneRules) -> Reply {
 /// `OK secure match=…` again. An entry is used only for the very policy (the same `Arc`) and the
 /// same rules it was built from, so a new policy or another zone's rules are never answered from
 /// here. Bounded: only the hot domains matter, and a miss costs one formatting.
+const MEMO_MAX_REPLY: usize = 2048;
+
 pub(crate) struct ReplyMemo {
     replies: quick_cache::sync::Cache<String, Arc<Memoized>>,
 }
@@ -111,6 +113,11 @@ impl ReplyMemo {
             return hit.reply.clone();
         }
         let reply = answer(domain, outcome, rules);
+        if reply.payload_len() > MEMO_MAX_REPLY {
+            // Long TLSRPT answers are rare; keeping them would let the memo's size grow with the
+            // policies' (up to 100 kB each) rather than with the number of domains.
+            return reply;
+        }
         self.replies.insert(
             domain.to_owned(),
             Arc::new(Memoized {
@@ -214,6 +221,14 @@ mod tests {
             memo.answer("example.org", &changed, &tlsrpt),
             answer("example.org", &changed, &tlsrpt)
         );
+        // Long answers are given but not kept, so the memo's size follows the number of domains.
+        let many: String = (0..100).map(|i| format!("mx: mx{i}.example.org\n")).collect();
+        let long = entry(&format!("version: STSv1\nmode: enforce\n{many}max_age: 86400\n"));
+        let kept = memo.replies.len();
+        let reply = memo.answer("long.example", &long, &tlsrpt);
+        assert!(reply.payload_len() > MEMO_MAX_REPLY);
+        assert_eq!(reply, answer("long.example", &long, &tlsrpt));
+        assert_eq!(memo.replies.len(), kept);
         // Outcomes without a policy are never memoized.
         let none = Outcome::NoPolicy(mta_sts_resolver::NoPolicy::Expired);
         assert_eq!(memo.answer("example.com", &none, &rules), Reply::NotFound);

@@ -376,7 +376,6 @@ impl Daemon {
                 }
                 next = framed.next() => next,
             };
-            last_request = Instant::now();
             let reply = match next {
                 None => return,
                 Some(Err(e)) => {
@@ -390,6 +389,8 @@ impl Daemon {
             if framed.send(reply).await.is_err() {
                 return;
             }
+            // Idle time counts from the last answer: a slow lookup is not idleness.
+            last_request = Instant::now();
         }
     }
 }

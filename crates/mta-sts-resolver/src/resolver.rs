@@ -29,8 +29,8 @@ pub struct ResolverConfig {
     pub negative_ttl: u64,
     /// Seconds during which a domain whose discovery just failed is answered with that failure
     /// (or its cached policy) without any new DNS query (default 30): a domain with a broken policy
-    /// host, or a DNS outage, then costs one query per interval instead of one (and one timeout) per
-    /// message.
+    /// host, or a DNS server that answers with an error, then costs one query per interval instead
+    /// of one per message. (A discovery abandoned at the caller's deadline records nothing.)
     pub failure_recheck: u64,
     /// The most domains each kind of bookkeeping remembers (default 100000); bounds memory under a
     /// flood of distinct domains.
@@ -261,7 +261,8 @@ where
             // written by an earlier run, or by another daemon sharing the store, as
             // postfix-mta-sts-resolver does with its stored timestamp.
             Some(policy)
-                if now < policy.fetched_at().saturating_add(inner.config.grace)
+                if policy.fetched_at() <= now
+                    && now < policy.fetched_at().saturating_add(inner.config.grace)
                     || inner.memo().checked.get(domain.as_str(), now).is_some() =>
             {
                 Outcome::Cached {
@@ -381,13 +382,6 @@ where
     /// One discovery, never returning a cached policy that expired while it ran (CACHE-1).
     async fn discover(&self, domain: &str, force: bool) -> Outcome {
         let outcome = self.discover_unchecked(domain, force).await;
-        if !force && let Some(failure) = outcome.failure() {
-            let now = self.clock.now();
-            let deadline = now.saturating_add(self.config.failure_recheck);
-            self.memo()
-                .failed
-                .insert(domain.to_owned(), deadline, failure.clone(), now);
-        }
         match outcome {
             Outcome::Cached { policy, reason } if !policy.is_valid_at(self.clock.now()) => {
                 match reason {
@@ -421,9 +415,10 @@ where
             Err(e) => {
                 if let Some(policy) = cached.as_ref().filter(|_| force) {
                     let id = policy.id().clone();
-                    return self.fetch_and_store(domain, id, cached).await;
+                    return self.fetch_and_store(domain, id, cached, true).await;
                 }
                 let failure = Failure::new(Stage::Dns, ResultType::StsPolicyFetchError, e);
+                self.remember_failure(domain, &failure, force);
                 return fall_back(cached, failure);
             }
         };
@@ -432,7 +427,7 @@ where
             Err(e) => {
                 if let Some(policy) = cached.as_ref().filter(|_| force) {
                     let id = policy.id().clone();
-                    return self.fetch_and_store(domain, id, cached).await;
+                    return self.fetch_and_store(domain, id, cached, true).await;
                 }
                 let reason = match e {
                     SelectError::NotFound { discarded: 0, .. } => NoRecord::Absent,
@@ -460,7 +455,7 @@ where
                 reason: CacheReason::IdUnchanged,
             };
         }
-        self.fetch_and_store(domain, id, cached).await
+        self.fetch_and_store(domain, id, cached, force).await
     }
 
     /// Fetches the policy over HTTPS under `id`, unless a fetch for (domain, id) failed recently
@@ -470,9 +465,13 @@ where
         domain: &str,
         id: PolicyId,
         cached: Option<Arc<CachedPolicy>>,
+        force: bool,
     ) -> Outcome {
         let key = (domain.to_owned(), id.clone());
-        if let Some(failure) = self.memo().failures.get(&key, self.clock.now()).cloned() {
+        let backoff = self.memo().failures.get(&key, self.clock.now()).cloned();
+        if let Some(failure) = backoff {
+            // The TXT record was just read again and still names the failing id.
+            self.remember_failure(domain, &failure, force);
             return fall_back(cached, failure);
         }
         let failure = match self.fetch.fetch_policy(domain).await {
@@ -500,7 +499,22 @@ where
         self.memo()
             .failures
             .insert(key, deadline, failure.clone(), now);
+        self.remember_failure(domain, &failure, force);
         fall_back(cached, failure)
+    }
+
+    /// Answers `domain` with `failure` for `failure_recheck` seconds without DNS. Called only where a
+    /// failure was just observed (a DNS error, a fetch, or a TXT answer naming an id in FETCH-9
+    /// backoff), never for one served from this memory, which would renew itself forever.
+    fn remember_failure(&self, domain: &str, failure: &Failure, force: bool) {
+        if force {
+            return;
+        }
+        let now = self.clock.now();
+        let deadline = now.saturating_add(self.config.failure_recheck);
+        self.memo()
+            .failed
+            .insert(domain.to_owned(), deadline, failure.clone(), now);
     }
 }
 
