@@ -222,8 +222,12 @@ mod tests {
             answer("example.org", &changed, &tlsrpt)
         );
         // Long answers are given but not kept, so the memo's size follows the number of domains.
-        let many: String = (0..100).map(|i| format!("mx: mx{i}.example.org\n")).collect();
-        let long = entry(&format!("version: STSv1\nmode: enforce\n{many}max_age: 86400\n"));
+        let many: String = (0..100)
+            .map(|i| format!("mx: mx{i}.example.org\n"))
+            .collect();
+        let long = entry(&format!(
+            "version: STSv1\nmode: enforce\n{many}max_age: 86400\n"
+        ));
         let kept = memo.replies.len();
         let reply = memo.answer("long.example", &long, &tlsrpt);
         assert!(reply.payload_len() > MEMO_MAX_REPLY);
