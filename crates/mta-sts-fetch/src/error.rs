@@ -75,11 +75,11 @@ pub enum CertificateProblem {
 impl fmt::Display for CertificateProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Expired { not_after: Some(t) } => write!(f, "expired {}", date(*t)),
+            Self::Expired { not_after: Some(t) } => write!(f, "expired {}", utc_date(*t)),
             Self::Expired { not_after: None } => f.write_str("expired"),
             Self::NotYetValid {
                 not_before: Some(t),
-            } => write!(f, "not valid before {}", date(*t)),
+            } => write!(f, "not valid before {}", utc_date(*t)),
             Self::NotYetValid { not_before: None } => f.write_str("not yet valid"),
             Self::UnknownIssuer => f.write_str("is not signed by a trusted certificate authority"),
             Self::WrongName { presented } if presented.is_empty() => {
@@ -205,13 +205,14 @@ fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// `2024-01-01` for a Unix time (proleptic Gregorian, UTC).
-pub(crate) fn date(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
+/// `2024-01-01` for a Unix time (proleptic Gregorian, UTC): how certificate dates are shown in
+/// errors, and by reports that show expiry dates the same way.
+pub fn utc_date(unix: u64) -> String {
+    let days = i64::try_from(unix / 86_400).unwrap_or(i64::MAX / 2);
     // Howard Hinnant's days-to-civil algorithm.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
+    let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
@@ -227,9 +228,9 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(date(0), "1970-01-01");
-        assert_eq!(date(1_704_067_200), "2024-01-01");
-        assert_eq!(date(951_782_400), "2000-02-29");
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(1_704_067_200), "2024-01-01");
+        assert_eq!(utc_date(951_782_400), "2000-02-29");
     }
 
     #[test]

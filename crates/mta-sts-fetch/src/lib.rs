@@ -43,7 +43,7 @@
 pub use clock::SystemClock;
 pub use config::{FetchConfig, Proxy, Roots};
 pub use dns::{DnsClient, MxRecord};
-pub use error::{CertificateProblem, ConfigError, DnsError, FetchError};
+pub use error::{CertificateProblem, ConfigError, DnsError, FetchError, utc_date};
 pub use https::PolicyClient;
 pub use probe::{PolicyAttempt, TlsDetails, TlsProbe};
 

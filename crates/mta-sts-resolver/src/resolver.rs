@@ -263,7 +263,7 @@ where
             Some(policy)
                 if policy.fetched_at() <= now
                     && now < policy.fetched_at().saturating_add(inner.config.grace)
-                    || inner.memo().checked.get(domain.as_str(), now).is_some() =>
+                    || inner.memo().checked.get(&*domain, now).is_some() =>
             {
                 Outcome::Cached {
                     policy,
@@ -529,9 +529,13 @@ fn fall_back(cached: Option<Arc<CachedPolicy>>, failure: Failure) -> Outcome {
     }
 }
 
-fn normalize(domain: &str) -> String {
-    domain
-        .strip_suffix('.')
-        .unwrap_or(domain)
-        .to_ascii_lowercase()
+/// Borrowed when already normal (as callers such as the daemon pass it): no allocation on the
+/// lookup path.
+fn normalize(domain: &str) -> std::borrow::Cow<'_, str> {
+    let name = domain.strip_suffix('.').unwrap_or(domain);
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
 }

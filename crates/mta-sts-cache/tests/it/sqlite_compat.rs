@@ -129,6 +129,11 @@ fn unusable_files_give_a_clear_error_at_open() {
 const CHILD_ROLE: &str = "MTA_STS_CACHE_TEST_CHILD";
 
 /// Runs `sqlite_compat::child_role` of this test binary in a new process, as `user` when given.
+/// Where another user runs a copy of this test binary from.
+fn child_bin_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mta-sts-cache-it-bin-{}", std::process::id()))
+}
+
 fn spawn_child(role: &str, user: Option<&str>) -> std::process::Child {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = match user {
@@ -136,8 +141,7 @@ fn spawn_child(role: &str, user: Option<&str>) -> std::process::Child {
             // The build directory may not be reachable by that user (a checkout in a 0700
             // directory, as `mktemp -d` makes): run a copy from a directory anyone may enter.
             use std::os::unix::fs::PermissionsExt;
-            let dir =
-                std::env::temp_dir().join(format!("mta-sts-cache-it-bin-{}", std::process::id()));
+            let dir = child_bin_dir();
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
             let copy = dir.join("it");
@@ -238,9 +242,7 @@ fn a_read_only_file_is_refused_at_open() {
         .wait()
         .unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _ = std::fs::remove_dir_all(
-        std::env::temp_dir().join(format!("mta-sts-cache-it-bin-{}", std::process::id())),
-    );
+    let _ = std::fs::remove_dir_all(child_bin_dir());
     assert_eq!(
         status.code(),
         Some(42),

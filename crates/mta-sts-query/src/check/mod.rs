@@ -244,7 +244,7 @@ fn unix_now() -> u64 {
 /// warning under [`EXPIRY_WARNING_DAYS`].
 pub(crate) fn expiry(not_after: u64, now: u64) -> (Verdict, String) {
     let days = (i128::from(not_after) - i128::from(now)).div_euclid(86_400);
-    let date = date(not_after);
+    let date = mta_sts_fetch::utc_date(not_after);
     if not_after <= now {
         (Verdict::Error, format!("expired {date}"))
     } else if days < i128::from(EXPIRY_WARNING_DAYS) {
@@ -262,22 +262,6 @@ pub(crate) fn expiry(not_after: u64, now: u64) -> (Verdict, String) {
 
 fn plural(n: i128) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// `YYYY-MM-DD` (UTC) of a Unix time.
-pub(crate) fn date(unix: u64) -> String {
-    let days = i64::try_from(unix / 86_400).unwrap_or(i64::MAX / 2);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Seconds as a rough human duration: "7 days", "12 hours", "300 seconds".
@@ -299,10 +283,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_and_expiry() {
-        assert_eq!(date(0), "1970-01-01");
-        assert_eq!(date(1_704_067_200), "2024-01-01");
-        assert_eq!(date(951_782_400), "2000-02-29");
+    fn expiry_verdicts() {
         let now = 1_704_067_200;
         assert_eq!(expiry(now - 1, now).0, Verdict::Error);
         assert_eq!(
