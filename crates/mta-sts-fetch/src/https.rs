@@ -8,7 +8,7 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use mta_sts_policy::policy_host;
+
 use mta_sts_resolver::PolicyFetch;
 use rustls::ClientConfig;
 use tokio::net::TcpStream;
@@ -88,7 +88,7 @@ impl PolicyClient {
     /// reports what was seen on the way: TLS version, certificate expiry, status, media type,
     /// time taken. The same checks and deadline as [`fetch`](Self::fetch) apply.
     pub async fn fetch_from(&self, domain: &str, ip: IpAddr) -> PolicyAttempt {
-        let host = policy_host(domain);
+        let host = format!("mta-sts.{}", domain.trim_end_matches('.'));
         let address = SocketAddr::new(ip, self.port);
         let start = Instant::now();
         let mut seen = Observed::default();
@@ -117,7 +117,7 @@ impl PolicyClient {
     }
 
     async fn fetch_within_deadline(&self, domain: &str) -> Result<Vec<u8>, FetchError> {
-        let host = policy_host(domain);
+        let host = format!("mta-sts.{}", domain.trim_end_matches('.'));
         let tcp = match self.proxy.as_deref().filter(|p| !p.bypasses(&host)) {
             Some(proxy) => proxy.connect(&host, self.port).await?,
             None => self.connect(&host).await?,

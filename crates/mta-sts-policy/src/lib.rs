@@ -44,17 +44,19 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | (none) | | The crate has no optional features: nom and thiserror are its only dependencies. |
+//! | `idna` | no | [`Domain::from_idna`]: internationalised names (U-labels) converted to A-labels |
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub use domain::{Domain, DomainError};
 pub use error::{PolicyError, PolicyErrorKind};
 pub use lint::{Diagnostic, Severity, lint, lint_for_domain};
 pub use max_age::MaxAge;
 pub use mode::Mode;
 pub use mx::{MxError, MxPattern};
-pub use policy::{Extension, Policy, Version, policy_host, policy_url};
+pub use policy::{Extension, Policy, Version};
 
+mod domain;
 mod error;
 mod lint;
 mod max_age;

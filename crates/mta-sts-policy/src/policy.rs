@@ -253,28 +253,9 @@ impl fmt::Display for Policy {
     }
 }
 
-/// The host that serves a domain's policy: `mta-sts.<domain>` (RFC 8461 §3.2, POL-1).
-pub fn policy_host(domain: &str) -> String {
-    format!("mta-sts.{}", domain.strip_suffix('.').unwrap_or(domain))
-}
-
-/// The URL of a domain's policy: `https://mta-sts.<domain>/.well-known/mta-sts.txt` (POL-1).
-pub fn policy_url(domain: &str) -> String {
-    format!("https://{}/.well-known/mta-sts.txt", policy_host(domain))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pol_1_location() {
-        assert_eq!(
-            policy_url("example.com"),
-            "https://mta-sts.example.com/.well-known/mta-sts.txt"
-        );
-        assert_eq!(policy_host("example.com."), "mta-sts.example.com");
-    }
 
     #[test]
     fn new_requires_mx_unless_none() {

@@ -1,7 +1,7 @@
 //! One discovery, recorded step by step for the report.
 
 use mta_sts_fetch::{DnsClient, FetchError, PolicyClient};
-use mta_sts_policy::{Policy, Severity, lint_for_domain, policy_url};
+use mta_sts_policy::{Domain, Policy, Severity, lint_for_domain};
 use mta_sts_resolver::{FetchFailure, ResultType, Stage};
 use mta_sts_txt::{SelectError, concat_strings, select_sts, sts_record_name};
 use serde::Serialize;
@@ -80,7 +80,7 @@ impl Report {
                 id: None,
                 problem: None,
             },
-            policy_url: policy_url(domain),
+            policy_url: format!("https://{}/.well-known/mta-sts.txt", policy_host(domain)),
             policy: None,
             failure: None,
             diagnostics: Vec::new(),
@@ -252,4 +252,9 @@ pub(crate) fn lint_exit(severities: impl Iterator<Item = Severity>) -> u8 {
         Some(Severity::Warning) => 1,
         Some(Severity::Error) => 2,
     }
+}
+
+// Temporary until the CLI passes `Domain` throughout.
+pub(crate) fn policy_host(domain: &str) -> String {
+    Domain::new(domain).map_or_else(|_| format!("mta-sts.{domain}"), |d| d.policy_host())
 }

@@ -1,4 +1,4 @@
-use mta_sts_policy::{Mode, MxError, Policy, PolicyErrorKind, policy_url};
+use mta_sts_policy::{Domain, Mode, MxError, Policy, PolicyErrorKind};
 
 const RFC_EXAMPLE: &str = "version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: *.example.net\nmx: backupmx.example.com\nmax_age: 604800";
 
@@ -13,7 +13,7 @@ fn ok(body: &str) -> Policy {
 #[test]
 fn pol_1_location() {
     assert_eq!(
-        policy_url("example.com"),
+        Domain::new("example.com").unwrap().policy_url(),
         "https://mta-sts.example.com/.well-known/mta-sts.txt"
     );
 }

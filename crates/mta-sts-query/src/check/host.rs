@@ -1,9 +1,7 @@
 //! Steps 3 and 4: the policy host `mta-sts.DOMAIN` on each of its addresses, and the policy file.
 
 use mta_sts_fetch::{DnsClient, FetchError, PolicyAttempt, PolicyClient};
-use mta_sts_policy::{
-    Mode, Policy, Severity, lint_for_domain, policy_host as host_name, policy_url,
-};
+use mta_sts_policy::{Mode, Policy, Severity, lint_for_domain};
 
 use super::{Finding, PolicySnapshot, Step, Verdict, expiry, human_secs};
 
@@ -20,7 +18,7 @@ pub(super) async fn policy_host(
     domain: &str,
     now: u64,
 ) -> (Step, Option<Vec<u8>>) {
-    let host = host_name(domain);
+    let host = crate::query::policy_host(domain);
     let title = format!("policy host ({host})");
     let mut findings = Vec::new();
     if let Ok(chain) = dns.cname_chain(&host).await
@@ -166,7 +164,10 @@ pub(super) fn policy_file(
     body: Option<&[u8]>,
     domain: &str,
 ) -> (Step, Option<(PolicySnapshot, Policy)>) {
-    let title = format!("policy file ({})", policy_url(domain));
+    let title = format!(
+        "policy file (https://{}/.well-known/mta-sts.txt)",
+        crate::query::policy_host(domain)
+    );
     let Some(body) = body else {
         let finding = Finding::error(
             "POL-1",
