@@ -7,11 +7,11 @@
 //! throughput under concurrency.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use mta_sts_cache::{
-    CachedPolicy, MemoryCache, PolicyCache, PostgresCache, RedisCache, SqliteCache, TieredCache,
-};
+use mta_sts_cache::{CachedPolicy, MemoryCache, PolicyCache};
+use mta_sts_policy::Domain;
+use mta_sts_store::{PostgresCache, RedisCache, SqliteCache, TieredCache};
 use mta_sts_testkit::{TestPostgres, TestRedis};
 
 fn entry(i: u64) -> Arc<CachedPolicy> {
@@ -20,7 +20,7 @@ fn entry(i: u64) -> Arc<CachedPolicy> {
     Arc::new(CachedPolicy::new(
         policy.parse().unwrap(),
         "20240101".parse().unwrap(),
-        1_700_000_000 + i,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i),
     ))
 }
 
@@ -30,7 +30,9 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn measure(name: &str, cache: &dyn PolicyCache, ops: u64) {
-    let domains: Vec<String> = (0..ops).map(|i| format!("d{i}.example.com")).collect();
+    let domains: Vec<Domain> = (0..ops)
+        .map(|i| format!("d{i}.example.com").parse().expect("a domain"))
+        .collect();
     let mut puts = Vec::with_capacity(ops as usize);
     for (i, d) in domains.iter().enumerate() {
         let started = Instant::now();

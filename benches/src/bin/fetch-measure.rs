@@ -85,7 +85,7 @@ async fn main() {
         let started = Instant::now();
         let mut outcome = String::new();
         for _ in 0..runs {
-            outcome = match client.fetch(domain).await {
+            outcome = match client.fetch(&domain.parse().expect("a domain")).await {
                 Ok(body) => format!("{} bytes", body.len()),
                 Err(e) => e.to_string(),
             };

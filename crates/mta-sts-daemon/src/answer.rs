@@ -3,17 +3,20 @@
 use std::sync::Arc;
 
 use mta_sts_cache::CachedPolicy;
-use mta_sts_policy::{Mode, Policy};
+use mta_sts_policy::{Domain, Mode, Policy};
 use mta_sts_resolver::Outcome;
 use postfix_socketmap::{MAX_REPLY_LEN, Reply};
 
-/// What to answer when discovery fails and no valid policy is cached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What to answer when discovery fails and no valid policy is cached (`on_failure:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnFailure {
-    /// `NOTFOUND`: deliver as if the domain had no policy (RFC 8461 §3.3, FETCH-10).
+    /// `notfound`: answer `NOTFOUND`, deliver as if the domain had no policy (RFC 8461 §3.3,
+    /// FETCH-10).
     #[default]
+    #[serde(rename = "notfound")]
     NotFound,
-    /// `TEMP`: defer the mail until discovery succeeds.
+    /// `temp`: answer `TEMP`, defer the mail until discovery succeeds.
     Temp,
 }
 
@@ -51,7 +54,7 @@ impl Default for ZoneRules {
 /// - `testing`, `none`, no policy → `NOTFOUND ` (APPLY-2, APPLY-3);
 /// - failure with nothing cached → per [`OnFailure`];
 /// - an answer over Postfix's 100000-byte limit → `TEMP` (SOCK-5); never an empty `OK` (SOCK-3).
-pub fn answer(domain: &str, outcome: &Outcome, rules: &ZoneRules) -> Reply {
+pub fn answer(domain: &Domain, outcome: &Outcome, rules: &ZoneRules) -> Reply {
     if let Some(cached) = outcome.policy() {
         let policy = cached.policy();
         let enforce = match policy.mode() {
@@ -85,7 +88,7 @@ pub fn answer(domain: &str, outcome: &Outcome, rules: &ZoneRules) -> Reply {
 const MEMO_MAX_REPLY: usize = 2048;
 
 pub(crate) struct ReplyMemo {
-    replies: quick_cache::sync::Cache<String, Arc<Memoized>>,
+    replies: quick_cache::sync::Cache<Domain, Arc<Memoized>>,
 }
 
 struct Memoized {
@@ -102,7 +105,7 @@ impl ReplyMemo {
     }
 
     /// [`answer`], from the memo when `outcome` carries a policy already answered for `domain`.
-    pub(crate) fn answer(&self, domain: &str, outcome: &Outcome, rules: &ZoneRules) -> Reply {
+    pub(crate) fn answer(&self, domain: &Domain, outcome: &Outcome, rules: &ZoneRules) -> Reply {
         let Some(policy) = outcome.policy() else {
             return answer(domain, outcome, rules);
         };
@@ -119,7 +122,7 @@ impl ReplyMemo {
             return reply;
         }
         self.replies.insert(
-            domain.to_owned(),
+            domain.clone(),
             Arc::new(Memoized {
                 policy: Arc::clone(policy),
                 rules: rules.clone(),
@@ -130,7 +133,7 @@ impl ReplyMemo {
     }
 }
 
-fn secure(domain: &str, policy: &Policy, rules: &ZoneRules) -> String {
+fn secure(domain: &Domain, policy: &Policy, rules: &ZoneRules) -> String {
     let mut patterns: Vec<String> = Vec::new();
     for mx in policy.mx() {
         let pattern = if mx.is_wildcard() {
@@ -169,13 +172,18 @@ mod tests {
 
     use super::*;
 
+    fn d(name: &str) -> Domain {
+        name.parse().unwrap()
+    }
+
     /// A cached-policy outcome without going through a resolver.
     mod mta_sts_cache_stub {
         use super::*;
 
         pub(super) fn entry(body: &str) -> Outcome {
             let policy: Policy = body.parse().unwrap();
-            let cached = CachedPolicy::new(policy, "a1".parse().unwrap(), 1000);
+            let at = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+            let cached = CachedPolicy::new(policy, "a1".parse().unwrap(), at);
             Outcome::Fetched(Arc::new(cached))
         }
     }
@@ -194,13 +202,13 @@ mod tests {
         let memo = ReplyMemo::new(16);
         let rules = ZoneRules::default();
         let first = entry(RFC);
-        let expected = answer("example.com", &first, &rules);
-        assert_eq!(memo.answer("example.com", &first, &rules), expected);
-        assert_eq!(memo.answer("example.com", &first, &rules), expected);
+        let expected = answer(&d("example.com"), &first, &rules);
+        assert_eq!(memo.answer(&d("example.com"), &first, &rules), expected);
+        assert_eq!(memo.answer(&d("example.com"), &first, &rules), expected);
         // A new policy for the same domain (a new Arc) is answered afresh, never from the memo.
         let changed = entry("version: STSv1\nmode: enforce\nmx: other.example\nmax_age: 86400\n");
         assert_eq!(
-            ok(memo.answer("example.com", &changed, &rules)),
+            ok(memo.answer(&d("example.com"), &changed, &rules)),
             "secure match=other.example servername=hostname"
         );
         // So are other rules (another zone) with the same policy.
@@ -209,17 +217,17 @@ mod tests {
             ..ZoneRules::default()
         };
         assert_eq!(
-            memo.answer("example.com", &changed, &tlsrpt),
-            answer("example.com", &changed, &tlsrpt)
+            memo.answer(&d("example.com"), &changed, &tlsrpt),
+            answer(&d("example.com"), &changed, &tlsrpt)
         );
         assert_eq!(
-            ok(memo.answer("example.com", &changed, &rules)),
+            ok(memo.answer(&d("example.com"), &changed, &rules)),
             "secure match=other.example servername=hostname"
         );
         // The same policy object under another domain name gives that domain's answer.
         assert_eq!(
-            memo.answer("example.org", &changed, &tlsrpt),
-            answer("example.org", &changed, &tlsrpt)
+            memo.answer(&d("example.org"), &changed, &tlsrpt),
+            answer(&d("example.org"), &changed, &tlsrpt)
         );
         // Long answers are given but not kept, so the memo's size follows the number of domains.
         let many: String = (0..100)
@@ -229,18 +237,25 @@ mod tests {
             "version: STSv1\nmode: enforce\n{many}max_age: 86400\n"
         ));
         let kept = memo.replies.len();
-        let reply = memo.answer("long.example", &long, &tlsrpt);
+        let reply = memo.answer(&d("long.example"), &long, &tlsrpt);
         assert!(reply.payload_len() > MEMO_MAX_REPLY);
-        assert_eq!(reply, answer("long.example", &long, &tlsrpt));
+        assert_eq!(reply, answer(&d("long.example"), &long, &tlsrpt));
         assert_eq!(memo.replies.len(), kept);
         // Outcomes without a policy are never memoized.
         let none = Outcome::NoPolicy(mta_sts_resolver::NoPolicy::Expired);
-        assert_eq!(memo.answer("example.com", &none, &rules), Reply::NotFound);
+        assert_eq!(
+            memo.answer(&d("example.com"), &none, &rules),
+            Reply::NotFound
+        );
     }
 
     #[test]
     fn apply_1_enforce_is_secure_with_servername() {
-        let data = ok(answer("example.com", &entry(RFC), &ZoneRules::default()));
+        let data = ok(answer(
+            &d("example.com"),
+            &entry(RFC),
+            &ZoneRules::default(),
+        ));
         assert_eq!(
             data,
             "secure match=mail.example.com:.example.net:backupmx.example.com servername=hostname"
@@ -250,7 +265,7 @@ mod tests {
             ..ZoneRules::default()
         };
         assert_eq!(
-            ok(answer("example.com", &entry(RFC), &no_sni)),
+            ok(answer(&d("example.com"), &entry(RFC), &no_sni)),
             "secure match=mail.example.com:.example.net:backupmx.example.com"
         );
     }
@@ -261,7 +276,7 @@ mod tests {
             tlsrpt: true,
             ..ZoneRules::default()
         };
-        let data = ok(answer("example.com", &entry(RFC), &rules));
+        let data = ok(answer(&d("example.com"), &entry(RFC), &rules));
         let expected = "secure match=mail.example.com:.example.net:backupmx.example.com servername=hostname \
             policy_type=sts policy_domain=example.com mx_host_pattern=mail.example.com \
             mx_host_pattern=*.example.net mx_host_pattern=backupmx.example.com \
@@ -278,7 +293,7 @@ mod tests {
             tlsrpt: true,
             ..ZoneRules::default()
         };
-        let data = ok(answer("example.com", &entry(body), &rules));
+        let data = ok(answer(&d("example.com"), &entry(body), &rules));
         assert!(!data.contains("note"), "{data}");
         assert!(data.contains("{ policy_string = other: x y }"), "{data}");
     }
@@ -287,7 +302,11 @@ mod tests {
     fn map_1_patterns_deduplicated_in_policy_order() {
         let body = "version: STSv1\nmode: enforce\nmx: *.example.net\nmx: a.example\nmx: *.EXAMPLE.net\nmx: a.example\nmax_age: 86400\n";
         assert_eq!(
-            ok(answer("example.com", &entry(body), &ZoneRules::default())),
+            ok(answer(
+                &d("example.com"),
+                &entry(body),
+                &ZoneRules::default()
+            )),
             "secure match=.example.net:a.example servername=hostname"
         );
     }
@@ -296,7 +315,7 @@ mod tests {
     fn apply_2_apply_3_testing_and_none_are_notfound() {
         let testing = RFC.replace("mode: enforce", "mode: testing");
         assert_eq!(
-            answer("example.com", &entry(&testing), &ZoneRules::default()),
+            answer(&d("example.com"), &entry(&testing), &ZoneRules::default()),
             Reply::NotFound
         );
         let strict = ZoneRules {
@@ -304,17 +323,17 @@ mod tests {
             ..ZoneRules::default()
         };
         assert!(matches!(
-            answer("example.com", &entry(&testing), &strict),
+            answer(&d("example.com"), &entry(&testing), &strict),
             Reply::Ok(_)
         ));
         let none = "version: STSv1\nmode: none\nmax_age: 86400\n";
         assert_eq!(
-            answer("example.com", &entry(none), &strict),
+            answer(&d("example.com"), &entry(none), &strict),
             Reply::NotFound
         );
         let none_with_mx = "version: STSv1\nmode: none\nmx: a.example\nmax_age: 86400\n";
         assert_eq!(
-            answer("example.com", &entry(none_with_mx), &strict),
+            answer(&d("example.com"), &entry(none_with_mx), &strict),
             Reply::NotFound
         );
     }
@@ -328,14 +347,14 @@ mod tests {
             std::io::Error::other("connection refused"),
         ));
         assert_eq!(
-            answer("example.com", &failure, &ZoneRules::default()),
+            answer(&d("example.com"), &failure, &ZoneRules::default()),
             Reply::NotFound
         );
         let temp = ZoneRules {
             on_failure: OnFailure::Temp,
             ..ZoneRules::default()
         };
-        let Reply::Temp(reason) = answer("example.com", &failure, &temp) else {
+        let Reply::Temp(reason) = answer(&d("example.com"), &failure, &temp) else {
             panic!("not TEMP")
         };
         assert!(
@@ -354,7 +373,7 @@ mod tests {
             tlsrpt: true,
             ..ZoneRules::default()
         };
-        let reply = answer("example.com", &entry(&body), &rules);
+        let reply = answer(&d("example.com"), &entry(&body), &rules);
         assert!(
             matches!(&reply, Reply::Temp(reason) if reason.contains("exceeds 100000 bytes")),
             "{reply:?}"

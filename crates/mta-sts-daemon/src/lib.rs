@@ -9,21 +9,49 @@
 //! - [`answer`]: a discovery outcome to the socketmap reply, in the form Postfix expects (APPLY-1..3,
 //!   PFX-2..6, MAP-1..2, SOCK-3, SOCK-5);
 //! - [`Config`]: `/etc/mta-sts-daemon.yml` with every key and default of postfix-mta-sts-resolver,
-//!   errors that name the file, line and key, and warnings for unknown keys;
+//!   typed, with errors that name the file, line, column and key, and warnings for unknown keys;
+//!   [`CacheConfig`] opens the cache it names;
 //! - [`Daemon`] and [`Listener`]: the socketmap server over TCP or a UNIX socket, with the cache the
 //!   configuration names (persistent ones behind the in-process tier), per-zone deadlines,
-//!   proactive policy fetching and a graceful shutdown.
+//!   proactive policy fetching and a graceful shutdown;
+//! - [`exit_status`]: which failures are configuration errors (78) and which are not (1).
 #![forbid(unsafe_code)]
 
 pub use answer::{OnFailure, ZoneRules, answer};
+pub use cache::{
+    CacheConfig, InternalOptions, PostgresOptions, RedisOptions, SentinelAddress, SentinelOptions,
+    SharedCache, SqliteOptions,
+};
 pub use config::{
-    CacheSection, CacheType, Config, ConfigError, Dns, OnFailureSetting, Proactive, RootsSetting,
-    SocketMode, Tls, Zone,
+    Config, ConfigError, Dns, InvalidValue, Proactive, RootsSetting, SocketMode, Tls, Zone,
 };
 pub use key::{Key, Skip, normalize_key};
-pub use server::{Daemon, Listener, fetch_config, open_cache};
+pub use listener::Listener;
+pub use server::{Daemon, DaemonClock, fetch_config};
 
+pub mod account;
 mod answer;
+mod cache;
 mod config;
 mod key;
+mod listener;
 mod server;
+
+/// `sysexits.h`'s `EX_CONFIG`: the configuration cannot be used.
+pub const EX_CONFIG: u8 = 78;
+
+/// The exit status for a failure of the daemon: [`EX_CONFIG`] (78) when the configuration cannot
+/// be used (the file is unreadable or invalid, or names a CA file, cache store, user or group that
+/// cannot be used), 1 for anything else (the socket cannot be bound, the runtime fails).
+pub fn exit_status(error: &anyhow::Error) -> u8 {
+    let configuration = error.chain().any(|cause| {
+        cause.is::<ConfigError>()
+            || cause.is::<mta_sts_fetch::ConfigError>()
+            || cause.is::<account::AccountError>()
+            || matches!(
+                cause.downcast_ref::<mta_sts_cache::CacheError>(),
+                Some(mta_sts_cache::CacheError::Open { .. })
+            )
+    });
+    if configuration { EX_CONFIG } else { 1 }
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use mta_sts_daemon::{Config, Daemon, Listener, fetch_config};
+use mta_sts_daemon::{Config, Daemon, EX_CONFIG, Listener, account, exit_status, fetch_config};
 
 /// MTA-STS policy server for Postfix's smtp_tls_policy_maps (socketmap), compatible with
 /// postfix-mta-sts-resolver's configuration and cache.
@@ -16,7 +16,7 @@ use mta_sts_daemon::{Config, Daemon, Listener, fetch_config};
 #[command(
     name = "mta-sts-daemon",
     version,
-    after_help = "Postfix (main.cf):\n  smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix\n\nCheck it answers:\n  postmap -q example.com socketmap:inet:127.0.0.1:8461:postfix\n\nEXIT STATUS: 0 after a clean shutdown (SIGTERM, SIGINT); 78 for a configuration error; 1 otherwise."
+    after_help = "Postfix (main.cf):\n  smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix\n\nCheck it answers:\n  postmap -q example.com socketmap:inet:127.0.0.1:8461:postfix\n\nEXIT STATUS:\n  0   clean shutdown (SIGTERM, SIGINT)\n  2   invalid command line\n  78  the configuration cannot be used: the file is unreadable or invalid, or names a\n      CA file, cache store, user or group that cannot be used\n  1   any other failure (the socket cannot be bound, the runtime fails)"
 )]
 struct Args {
     /// How much to log.
@@ -121,7 +121,7 @@ fn main() -> ExitCode {
                     "mta-sts-daemon: cannot open log file {}: {e}",
                     path.display()
                 );
-                return ExitCode::from(78);
+                return ExitCode::from(1);
             }
         },
         None => {
@@ -134,11 +134,23 @@ fn main() -> ExitCode {
         }
     };
     let _ = logged;
+    // Fatal errors go to the log; when that is a file, also to standard error for whoever started
+    // the daemon. Never twice to the same place.
+    let to_file = log_file.is_some();
+    let fatal = |message: &str| {
+        tracing::error!("{message}");
+        if to_file {
+            eprintln!("mta-sts-daemon: {message}");
+        }
+    };
     let (config, warnings) = match Config::load(&args.config) {
         Ok(loaded) => loaded,
         Err(e) => {
-            eprintln!("mta-sts-daemon: {e}");
-            return ExitCode::from(78);
+            fatal(&e.to_string());
+            if !e.snippet().is_empty() {
+                eprintln!("{}", e.snippet().trim_end());
+            }
+            return ExitCode::from(EX_CONFIG);
         }
     };
     for warning in warnings {
@@ -147,7 +159,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("mta-sts-daemon: cannot start the runtime: {e}");
+            fatal(&format!("cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -158,9 +170,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(config, args.pidfile, identity, log_file)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("mta-sts-daemon: {e:#}");
-            ExitCode::from(78)
+            fatal(&format!("{e:#}"));
+            ExitCode::from(exit_status(&e))
         }
     }
 }
@@ -174,19 +185,10 @@ struct Identity {
 impl Identity {
     /// Drops root privileges for good: supplementary groups, then group, then user.
     fn assume(&self) -> anyhow::Result<()> {
-        use nix::unistd::{Group, User, setgid, setgroups, setuid};
-        let user = match &self.user {
-            Some(name) => {
-                Some(User::from_name(name)?.with_context(|| format!("no such user: {name}"))?)
-            }
-            None => None,
-        };
+        use nix::unistd::{setgid, setgroups, setuid};
+        let user = self.user.as_deref().map(account::user).transpose()?;
         let gid = match (&self.group, &user) {
-            (Some(name), _) => Some(
-                Group::from_name(name)?
-                    .with_context(|| format!("no such group: {name}"))?
-                    .gid,
-            ),
+            (Some(name), _) => Some(account::group(name)?.gid),
             (None, Some(user)) => Some(user.gid),
             (None, None) => None,
         };
@@ -218,11 +220,12 @@ async fn run(
     let daemon = Daemon::new(config.clone(), &fetch_config(&config))?;
     let status = match listener.local_addr() {
         Some(addr) => {
-            tracing::info!(%addr, cache = ?config.cache.kind, "listening");
+            tracing::info!(%addr, cache = config.cache.kind(), "listening");
             format!("listening on {addr}")
         }
         None => {
-            tracing::info!(path = ?config.path, cache = ?config.cache.kind, "listening");
+            let path = config.path.as_deref().unwrap_or(std::path::Path::new("?"));
+            tracing::info!(path = %path.display(), cache = config.cache.kind(), "listening");
             format!(
                 "listening on {}",
                 config

@@ -1,38 +1,35 @@
-//! The socketmap server: listeners, connections, lookups, shutdown.
+//! The socketmap server: lookups, connections, proactive fetching, shutdown.
 
 use std::future::Future;
-use std::path::Path;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
-use mta_sts_cache::{
-    MemoryCache, PolicyCache, PostgresCache, RedisCache, SqliteCache, TieredCache, redis_url,
-};
 use mta_sts_fetch::{DnsClient, FetchConfig, PolicyClient, Proxy, Roots, SystemClock, clients};
-use mta_sts_resolver::{Outcome, Resolver, ResolverConfig};
+use mta_sts_policy::Domain;
+use mta_sts_resolver::{Clock, Outcome, Resolver, ResolverConfig};
 use postfix_socketmap::{Reply, Request, ServerCodec};
-use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
 use crate::answer::ReplyMemo;
-use crate::{CacheType, Config, Key, OnFailure, RootsSetting, normalize_key};
+use crate::cache::SharedCache;
+use crate::listener::Stream;
+use crate::{Config, Key, Listener, OnFailure, RootsSetting, normalize_key};
 
 /// An idle connection is closed after this long (Postfix closes its own after 10 s).
 const IDLE: Duration = Duration::from_secs(60);
 /// How many domains' last replies are kept ready (the hot set; a miss only costs formatting).
 const REPLY_MEMO: usize = 16_384;
 
-type Cache = Arc<dyn PolicyCache>;
-type DaemonResolver = Resolver<DnsClient, PolicyClient, Cache, SystemClock>;
+/// The clock the daemon judges policy lifetimes by: the system's, or one a test drives.
+pub type DaemonClock = Arc<dyn Clock>;
+type DaemonResolver = Resolver<DnsClient, PolicyClient, SharedCache, DaemonClock>;
 
 /// A configured daemon: the resolver with its cache, and the answer rules.
 #[derive(Clone)]
@@ -40,6 +37,7 @@ pub struct Daemon {
     config: Arc<Config>,
     resolver: DaemonResolver,
     replies: Arc<ReplyMemo>,
+    clock: DaemonClock,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -63,117 +61,32 @@ pub fn fetch_config(config: &Config) -> FetchConfig {
         fetch = fetch.with_ca_file(ca);
     }
     // One fetch may use the longest zone timeout; each lookup is also cut at its own zone's.
-    let longest = config
-        .zones
-        .values()
-        .map(|z| z.timeout)
-        .fold(config.default_zone.timeout, f64::max);
-    fetch.with_timeout(Duration::from_secs_f64(longest))
-}
-
-fn option_str<'a>(options: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a str> {
-    options.get(key).and_then(Value::as_str)
-}
-
-fn option_u64(options: &serde_json::Map<String, Value>, key: &str) -> Option<u64> {
-    options
-        .get(key)
-        .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
-}
-
-/// The cache a configuration names, persistent backends behind the in-process tier.
-pub fn open_cache(config: &Config) -> anyhow::Result<Cache> {
-    let options = &config.cache.options;
-    let grace = Duration::from_secs_f64(config.cache_grace);
-    let tier_size = option_u64(options, "cache_size").unwrap_or(100_000) as usize;
-    let timeout = Duration::from_secs(option_u64(options, "timeout").unwrap_or(5).max(1));
-    Ok(match config.cache.kind {
-        CacheType::Internal => Arc::new(MemoryCache::new(
-            option_u64(options, "cache_size").unwrap_or(10_000) as usize,
-        )),
-        CacheType::Sqlite => {
-            let file = option_str(options, "filename")
-                .context("cache.options.filename: the SQLite file is required")?;
-            Arc::new(TieredCache::new(
-                SqliteCache::open(file)?.with_timeout(timeout),
-                grace,
-                tier_size,
-            ))
-        }
-        CacheType::Redis => {
-            let (url, query_timeout) = match option_str(options, "url") {
-                Some(url) => redis_url(url, None, None),
-                None => {
-                    let address = option_str(options, "address")
-                        .context("cache.options.url (or address) is required for redis")?;
-                    let db = options.get("db").and_then(Value::as_i64);
-                    redis_url(address, db, option_str(options, "password"))
-                }
-            };
-            let timeout = query_timeout.map_or(timeout, Duration::from_secs_f64);
-            Arc::new(TieredCache::new(
-                RedisCache::connect(&url, timeout)?,
-                grace,
-                tier_size,
-            ))
-        }
-        CacheType::RedisSentinel => {
-            let sentinels: Vec<String> = match options.get("sentinels") {
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|item| match item {
-                        Value::String(s) if s.contains("://") => Some(s.clone()),
-                        Value::String(s) => Some(format!("redis://{s}")),
-                        Value::Array(pair) => Some(format!(
-                            "redis://{}:{}",
-                            pair.first()?.as_str()?,
-                            pair.get(1)?
-                        )),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            anyhow::ensure!(
-                !sentinels.is_empty(),
-                "cache.options.sentinels: a list of host:port is required"
-            );
-            let master = option_str(options, "sentinel_master_name")
-                .context("cache.options.sentinel_master_name is required")?;
-            let db = options.get("db").and_then(Value::as_i64).unwrap_or(0);
-            let cache = RedisCache::sentinel(
-                &sentinels,
-                master,
-                db,
-                option_str(options, "password"),
-                timeout,
-            )?;
-            Arc::new(TieredCache::new(cache, grace, tier_size))
-        }
-        CacheType::Postgres => {
-            let dsn =
-                option_str(options, "dsn").context("cache.options.dsn is required for postgres")?;
-            let pool = option_u64(options, "max_connections").unwrap_or(16) as usize;
-            Arc::new(TieredCache::new(
-                PostgresCache::new(dsn, pool, timeout)?,
-                grace,
-                tier_size,
-            ))
-        }
-    })
+    fetch.with_timeout(config.longest_timeout())
 }
 
 impl Daemon {
-    /// A daemon for `config`, fetching with `fetch` (see [`fetch_config`]).
+    /// A daemon for `config` on the system clock, fetching with `fetch` (see [`fetch_config`]).
+    /// Opens the cache the configuration names.
     pub fn new(config: Config, fetch: &FetchConfig) -> anyhow::Result<Self> {
+        Self::with_clock(config, fetch, Arc::new(SystemClock))
+    }
+
+    /// [`new`](Self::new) on another clock, for tests and simulations: policy lifetimes, grace
+    /// periods and proactive fetching all follow it.
+    pub fn with_clock(
+        config: Config,
+        fetch: &FetchConfig,
+        clock: DaemonClock,
+    ) -> anyhow::Result<Self> {
         let (dns, https) = clients(fetch)?;
-        let cache = open_cache(&config)?;
-        let resolver_config = ResolverConfig::default().with_grace(config.cache_grace as u64);
-        let resolver = Resolver::new(dns, https, cache, SystemClock, resolver_config);
+        let cache = config.cache.open(config.cache_grace)?;
+        let resolver_config = ResolverConfig::default().with_grace(config.cache_grace);
+        let resolver = Resolver::new(dns, https, cache, Arc::clone(&clock), resolver_config);
         Ok(Self {
             config: Arc::new(config),
             resolver,
             replies: Arc::new(ReplyMemo::new(REPLY_MEMO)),
+            clock,
         })
     }
 
@@ -188,16 +101,15 @@ impl Daemon {
             }
         };
         let rules = zone.rules();
-        let deadline = Duration::from_secs_f64(zone.timeout);
         // A warm lookup completes on its first poll; only one that has to wait gets a timer.
         let mut pending = pin!(self.resolver.lookup(&domain));
         let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
         let looked_up = match first {
             Poll::Ready(lookup) => Ok(lookup),
-            Poll::Pending => tokio::time::timeout(deadline, pending).await,
+            Poll::Pending => tokio::time::timeout(zone.timeout, pending).await,
         };
         let Ok(mut lookup) = looked_up else {
-            tracing::warn!(%domain, "policy discovery exceeded the zone timeout of {:.1} s", zone.timeout);
+            tracing::warn!(%domain, "policy discovery exceeded the zone timeout of {:.1} s", zone.timeout.as_secs_f64());
             return match rules.on_failure {
                 OnFailure::Temp => {
                     Reply::Temp(format!("MTA-STS policy discovery for {domain} timed out"))
@@ -222,18 +134,26 @@ impl Daemon {
     /// until the returned future is dropped.
     pub async fn proactive_fetching(&self) {
         let settings = &self.config.proactive_policy_fetching;
-        let interval = settings.interval.max(1.0);
-        let min_age = interval / settings.grace_ratio;
+        let interval = settings.interval;
+        let min_age = interval.div_f64(settings.grace_ratio);
         let cache = self.resolver.cache();
         loop {
-            let now = mta_sts_resolver::Clock::now(&SystemClock);
-            let last = cache.last_refresh().await.ok().flatten().unwrap_or(0);
-            let due = last as f64 + interval;
-            if (now as f64) < due {
+            let now = self.clock.now();
+            let last = cache
+                .last_refresh()
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            let due = last.checked_add(interval).unwrap_or(now);
+            if let Ok(wait) = due
+                .duration_since(now)
+                .map(|w| w.max(Duration::from_millis(1)))
+            {
                 // A little jitter, so daemons sharing a store do not all wake at once.
-                let jitter =
-                    f64::from(std::process::id() % 1000) / 1000.0 * (interval * 0.05).min(30.0);
-                tokio::time::sleep(Duration::from_secs_f64(due - now as f64 + jitter)).await;
+                let spread = (interval / 20).min(Duration::from_secs(30));
+                let jitter = spread.mul_f64(f64::from(std::process::id() % 1000) / 1000.0);
+                tokio::time::sleep(wait + jitter).await;
                 continue;
             }
             // Claim this pass before running it.
@@ -243,14 +163,14 @@ impl Daemon {
         }
     }
 
-    async fn proactive_pass(&self, now: u64, min_age: f64) -> (usize, usize) {
+    async fn proactive_pass(&self, now: SystemTime, min_age: Duration) -> (usize, usize) {
         let limit = Arc::new(Semaphore::new(
             self.config.proactive_policy_fetching.concurrency_limit,
         ));
         let mut tasks = JoinSet::new();
-        let mut cursor: Option<String> = None;
+        let mut cursor = None;
         loop {
-            let page = match self.resolver.cache().scan(cursor.as_deref(), 256).await {
+            let page = match self.resolver.cache().scan(cursor.as_ref(), 256).await {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::warn!(error = %e, "proactive fetching: cannot scan the cache");
@@ -258,7 +178,8 @@ impl Daemon {
                 }
             };
             for (domain, entry) in page.entries {
-                if (now.saturating_sub(entry.fetched_at()) as f64) < min_age {
+                let age = now.duration_since(entry.fetched_at()).unwrap_or_default();
+                if age < min_age {
                     continue;
                 }
                 let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
@@ -318,6 +239,7 @@ impl Daemon {
             let stream = match accepted {
                 Ok(stream) => stream,
                 Err(e) => {
+                    // EMFILE and the like: the condition persists for a moment, so do not spin.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -338,8 +260,7 @@ impl Daemon {
             task.abort();
         }
         let _ = stop_tx.send(true);
-        let grace = Duration::from_secs_f64(self.config.shutdown_timeout);
-        let drained = tokio::time::timeout(grace, async {
+        let drained = tokio::time::timeout(self.config.shutdown_timeout, async {
             while connections.join_next().await.is_some() {}
         })
         .await;
@@ -395,7 +316,7 @@ impl Daemon {
     }
 }
 
-fn log_outcome(domain: &str, outcome: &Outcome) {
+fn log_outcome(domain: &Domain, outcome: &Outcome) {
     match outcome {
         Outcome::Fetched(p) => {
             tracing::info!(%domain, id = p.id().as_str(), mode = p.policy().mode().as_str(), "policy fetched")
@@ -407,86 +328,5 @@ fn log_outcome(domain: &str, outcome: &Outcome) {
             }
         }
         _ => {}
-    }
-}
-
-/// Where the daemon listens.
-#[derive(Debug)]
-pub enum Listener {
-    /// TCP.
-    Tcp(TcpListener),
-    /// A UNIX socket.
-    Unix(UnixListener),
-}
-
-enum Stream {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-}
-
-impl Listener {
-    async fn accept(&self) -> std::io::Result<Stream> {
-        match self {
-            Self::Tcp(l) => {
-                let (s, _) = l.accept().await?;
-                let _ = s.set_nodelay(true);
-                Ok(Stream::Tcp(s))
-            }
-            Self::Unix(l) => Ok(Stream::Unix(l.accept().await?.0)),
-        }
-    }
-
-    /// Binds what `config` asks for: the UNIX socket `path` (a stale socket file is replaced, a
-    /// live one refused; `mode` applied), or TCP `host:port` (with `SO_REUSEPORT` when `reuse_port`).
-    pub async fn bind(config: &Config) -> anyhow::Result<Self> {
-        if let Some(path) = &config.path {
-            return Self::bind_unix(path, config.mode.map(|m| m.0));
-        }
-        let addr: std::net::SocketAddr =
-            tokio::net::lookup_host((config.host.as_str(), config.port))
-                .await
-                .with_context(|| format!("cannot resolve host {}", config.host))?
-                .next()
-                .with_context(|| format!("host {} has no address", config.host))?;
-        let socket = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        if config.reuse_port {
-            socket.set_reuseport(true)?;
-        }
-        socket
-            .bind(addr)
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        Ok(Self::Tcp(socket.listen(1024)?))
-    }
-
-    fn bind_unix(path: &Path, mode: Option<u32>) -> anyhow::Result<Self> {
-        if path.exists() {
-            anyhow::ensure!(
-                std::os::unix::net::UnixStream::connect(path).is_err(),
-                "{} is in use by a running daemon",
-                path.display()
-            );
-            std::fs::remove_file(path)
-                .with_context(|| format!("cannot replace stale socket {}", path.display()))?;
-        }
-        let listener = UnixListener::bind(path)
-            .with_context(|| format!("cannot listen on {}", path.display()))?;
-        if let Some(mode) = mode {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-        }
-        Ok(Self::Unix(listener))
-    }
-
-    /// The TCP address, when listening on TCP.
-    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
-        match self {
-            Self::Tcp(l) => l.local_addr().ok(),
-            Self::Unix(_) => None,
-        }
     }
 }

@@ -1,6 +1,11 @@
 //! Just enough DER to read a certificate's validity: the handshake already verified the chain, so
 //! only the `notAfter` date is wanted, for expiry warnings (RFC 5280 §4.1).
 
+/// Unix seconds as a time.
+pub(crate) fn unix(secs: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+}
+
 /// The `notAfter` of a DER certificate in Unix seconds; `None` if it cannot be read.
 pub(crate) fn not_after(der: &[u8]) -> Option<u64> {
     let (SEQUENCE, certificate, _) = tlv(der)? else {

@@ -5,9 +5,7 @@ use mta_sts_resolver::Clock;
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> u64 {
+    fn now(&self) -> std::time::SystemTime {
         std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
     }
 }

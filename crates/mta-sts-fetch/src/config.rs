@@ -77,54 +77,63 @@ impl Default for FetchConfig {
 
 impl FetchConfig {
     /// Uses these name servers instead of the system configuration.
+    #[must_use]
     pub fn with_nameservers(mut self, nameservers: Vec<SocketAddr>) -> Self {
         self.nameservers = nameservers;
         self
     }
 
     /// Sets the deadline.
+    #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// Sets the root store.
+    #[must_use]
     pub fn with_roots(mut self, roots: Roots) -> Self {
         self.roots = roots;
         self
     }
 
     /// Trusts the certificates of a PEM file too.
+    #[must_use]
     pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_files.push(path.into());
         self
     }
 
     /// Trusts the certificates in this PEM text too.
+    #[must_use]
     pub fn with_ca_pem(mut self, pem: impl Into<String>) -> Self {
         self.ca_pem.push(pem.into());
         self
     }
 
     /// Connects to this port instead of 443 (tests).
+    #[must_use]
     pub fn with_https_port(mut self, port: u16) -> Self {
         self.https_port = port;
         self
     }
 
     /// Sets the body size limit.
+    #[must_use]
     pub fn with_max_body(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
         self
     }
 
     /// Offers HTTP/2 or only HTTP/1.1.
+    #[must_use]
     pub fn with_http2(mut self, enabled: bool) -> Self {
         self.http2 = enabled;
         self
     }
 
     /// Sets proxy use.
+    #[must_use]
     pub fn with_proxy(mut self, proxy: Proxy) -> Self {
         self.proxy = proxy;
         self

@@ -8,8 +8,9 @@ use hickory_resolver::config::{
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use mta_sts_resolver::TxtLookup;
+use mta_sts_resolver::{TxtAnswer, TxtLookup};
 
 use crate::{ConfigError, DnsError, FetchConfig};
 
@@ -68,8 +69,8 @@ impl DnsClient {
         })
     }
 
-    /// The TXT records at `name`, each as its character-strings; empty for NXDOMAIN or NODATA.
-    pub async fn txt(&self, name: &str) -> Result<Vec<Vec<Vec<u8>>>, DnsError> {
+    /// The TXT records at `name`, each as its character-strings, or which kind of "none".
+    pub async fn txt(&self, name: &str) -> Result<TxtAnswer, DnsError> {
         let fqdn = absolute(name)?;
         let lookup = tokio::time::timeout(self.timeout, self.resolver.txt_lookup(fqdn))
             .await
@@ -78,15 +79,29 @@ impl DnsClient {
                 timeout: self.timeout,
             })?;
         match lookup {
-            Ok(lookup) => Ok(lookup
-                .answers()
-                .iter()
-                .filter_map(|record| match &record.data {
-                    RData::TXT(txt) => Some(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
-                    _ => None,
+            Ok(lookup) => {
+                let records: Vec<Vec<Vec<u8>>> = lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|record| match &record.data {
+                        RData::TXT(txt) => Some(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
+                        _ => None,
+                    })
+                    .collect();
+                // An answer of only CNAMEs (a chain into nothing) has no TXT records.
+                Ok(if records.is_empty() {
+                    TxtAnswer::NoRecords
+                } else {
+                    TxtAnswer::Records(records)
                 })
-                .collect()),
-            Err(e) if is_no_records(&e) => Ok(Vec::new()),
+            }
+            Err(NetError::Dns(HickoryDnsError::NoRecordsFound(none))) => {
+                Ok(if none.response_code == ResponseCode::NXDomain {
+                    TxtAnswer::NoSuchName
+                } else {
+                    TxtAnswer::NoRecords
+                })
+            }
             Err(e) => Err(dns_error(name, e, self.timeout)),
         }
     }
@@ -201,7 +216,7 @@ pub struct MxRecord {
 impl TxtLookup for DnsClient {
     type Error = DnsError;
 
-    async fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<Vec<u8>>>, DnsError> {
+    async fn lookup_txt(&self, name: &str) -> Result<TxtAnswer, DnsError> {
         self.txt(name).await
     }
 }

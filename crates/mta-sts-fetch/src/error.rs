@@ -1,5 +1,5 @@
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mta_sts_resolver::{FetchFailure, ResultType};
 
@@ -53,13 +53,13 @@ pub enum DnsError {
 pub enum CertificateProblem {
     /// The certificate's `notAfter` has passed.
     Expired {
-        /// `notAfter` in Unix seconds, when known.
-        not_after: Option<u64>,
+        /// `notAfter`, when known.
+        not_after: Option<SystemTime>,
     },
     /// The certificate's `notBefore` is in the future.
     NotYetValid {
-        /// `notBefore` in Unix seconds, when known.
-        not_before: Option<u64>,
+        /// `notBefore`, when known.
+        not_before: Option<SystemTime>,
     },
     /// The chain does not lead to a trusted root.
     UnknownIssuer,
@@ -205,9 +205,11 @@ fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// `2024-01-01` for a Unix time (proleptic Gregorian, UTC): how certificate dates are shown in
-/// errors, and by reports that show expiry dates the same way.
-pub fn utc_date(unix: u64) -> String {
+/// `2024-01-01` for a time (proleptic Gregorian, UTC): how certificate dates are shown in
+/// errors, and by reports that show expiry dates the same way. Times before 1970 show as
+/// 1970-01-01.
+pub fn utc_date(at: SystemTime) -> String {
+    let unix = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = i64::try_from(unix / 86_400).unwrap_or(i64::MAX / 2);
     // Howard Hinnant's days-to-civil algorithm.
     let z = days + 719_468;
@@ -226,11 +228,16 @@ pub fn utc_date(unix: u64) -> String {
 mod tests {
     use super::*;
 
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
     #[test]
     fn dates() {
-        assert_eq!(utc_date(0), "1970-01-01");
-        assert_eq!(utc_date(1_704_067_200), "2024-01-01");
-        assert_eq!(utc_date(951_782_400), "2000-02-29");
+        assert_eq!(utc_date(at(0)), "1970-01-01");
+        assert_eq!(utc_date(at(1_704_067_200)), "2024-01-01");
+        assert_eq!(utc_date(at(951_782_400)), "2000-02-29");
+        assert_eq!(utc_date(UNIX_EPOCH - Duration::from_secs(1)), "1970-01-01");
     }
 
     #[test]
@@ -238,7 +245,7 @@ mod tests {
         let e = FetchError::Certificate {
             host: "mta-sts.x.example".into(),
             problem: CertificateProblem::Expired {
-                not_after: Some(1_704_067_200),
+                not_after: Some(at(1_704_067_200)),
             },
         };
         assert_eq!(

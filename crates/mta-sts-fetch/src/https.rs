@@ -9,12 +9,13 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+use mta_sts_policy::Domain;
 use mta_sts_resolver::PolicyFetch;
 use rustls::ClientConfig;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::probe::{Observed, PolicyAttempt, TlsDetails};
+use crate::probe::{HttpVersion, Observed, PolicyAttempt, TlsDetails};
 use crate::proxy::ProxySettings;
 use crate::tls::{client_config, handshake_error, server_name};
 use crate::{ConfigError, DnsClient, FetchConfig, FetchError};
@@ -78,7 +79,7 @@ impl PolicyClient {
     }
 
     /// The policy body of `domain`.
-    pub async fn fetch(&self, domain: &str) -> Result<Vec<u8>, FetchError> {
+    pub async fn fetch(&self, domain: &Domain) -> Result<Vec<u8>, FetchError> {
         tokio::time::timeout(self.timeout, self.fetch_within_deadline(domain))
             .await
             .unwrap_or(Err(FetchError::Timeout(self.timeout)))
@@ -87,8 +88,8 @@ impl PolicyClient {
     /// Fetches `domain`'s policy from one address of its policy host, directly (no proxy), and
     /// reports what was seen on the way: TLS version, certificate expiry, status, media type,
     /// time taken. The same checks and deadline as [`fetch`](Self::fetch) apply.
-    pub async fn fetch_from(&self, domain: &str, ip: IpAddr) -> PolicyAttempt {
-        let host = format!("mta-sts.{}", domain.trim_end_matches('.'));
+    pub async fn fetch_from(&self, domain: &Domain, ip: IpAddr) -> PolicyAttempt {
+        let host = domain.policy_host();
         let address = SocketAddr::new(ip, self.port);
         let start = Instant::now();
         let mut seen = Observed::default();
@@ -116,8 +117,8 @@ impl PolicyClient {
         }
     }
 
-    async fn fetch_within_deadline(&self, domain: &str) -> Result<Vec<u8>, FetchError> {
-        let host = format!("mta-sts.{}", domain.trim_end_matches('.'));
+    async fn fetch_within_deadline(&self, domain: &Domain) -> Result<Vec<u8>, FetchError> {
+        let host = domain.policy_host();
         let tcp = match self.proxy.as_deref().filter(|p| !p.bypasses(&host)) {
             Some(proxy) => proxy.connect(&host, self.port).await?,
             None => self.connect(&host).await?,
@@ -138,7 +139,11 @@ impl PolicyClient {
             .map_err(|e| handshake_error(host, e))?;
         seen.tls = Some(TlsDetails::of(&tls));
         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-        seen.http_version = Some(if h2 { "HTTP/2" } else { "HTTP/1.1" }.to_owned());
+        seen.http_version = Some(if h2 {
+            HttpVersion::Http2
+        } else {
+            HttpVersion::Http11
+        });
         let io = TokioIo::new(tls);
         let path = "/.well-known/mta-sts.txt";
         let (response, _conn) = if h2 {
@@ -274,7 +279,7 @@ impl PolicyClient {
 impl PolicyFetch for PolicyClient {
     type Error = FetchError;
 
-    async fn fetch_policy(&self, domain: &str) -> Result<Vec<u8>, FetchError> {
+    async fn fetch_policy(&self, domain: &Domain) -> Result<Vec<u8>, FetchError> {
         self.fetch(domain).await
     }
 }

@@ -20,18 +20,18 @@
 //!
 //! # Example
 //!
-//! ```no_run
-//! use mta_sts_cache::MemoryCache;
-//! use mta_sts_fetch::{clients, FetchConfig, SystemClock};
-//! use mta_sts_resolver::{Resolver, ResolverConfig};
+//! The common case, the system's DNS and the HTTPS fetcher over a cache of your choice:
 //!
+//! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let (dns, https) = clients(&FetchConfig::default())?;
-//! let resolver = Resolver::new(dns, https, MemoryCache::new(10_000), SystemClock, ResolverConfig::default());
-//! let lookup = resolver.lookup("gmail.com").await;
-//! println!("{:?}", lookup.outcome());
+//! let resolver = mta_sts_fetch::resolver(mta_sts_cache::MemoryCache::new(10_000))?;
+//! let lookup = resolver.lookup(&"gmail.com".parse()?).await;
+//! println!("{}", lookup.outcome());
 //! # Ok(()) }
 //! ```
+//!
+//! Other name servers, trust anchors or deadlines go through [`FetchConfig`] and
+//! [`resolver_with`]; `docs/embedding.md` shows an MTA's own cache and DNS.
 //!
 //! # Crate features
 //!
@@ -45,7 +45,7 @@ pub use config::{FetchConfig, Proxy, Roots};
 pub use dns::{DnsClient, MxRecord};
 pub use error::{CertificateProblem, ConfigError, DnsError, FetchError, utc_date};
 pub use https::PolicyClient;
-pub use probe::{PolicyAttempt, TlsDetails, TlsProbe};
+pub use probe::{HttpVersion, PolicyAttempt, TlsDetails, TlsProbe, TlsVersion};
 
 mod cert;
 mod clock;
@@ -57,9 +57,32 @@ mod probe;
 mod proxy;
 mod tls;
 
+use mta_sts_cache::PolicyCache;
+use mta_sts_resolver::{Resolver, ResolverConfig};
+
+/// The resolver of the common case: this crate's DNS and HTTPS clients and the system clock,
+/// over a cache of your choice.
+pub type SystemResolver<C> = Resolver<DnsClient, PolicyClient, C, SystemClock>;
+
 /// A DNS client and a policy client sharing one configuration.
 pub fn clients(config: &FetchConfig) -> Result<(DnsClient, PolicyClient), ConfigError> {
     let dns = DnsClient::new(config)?;
     let https = PolicyClient::new(config, dns.clone())?;
     Ok((dns, https))
+}
+
+/// A [`SystemResolver`] over `cache`, with the system's DNS configuration and every default
+/// ([`FetchConfig::default`], [`ResolverConfig::default`]). Needs a tokio runtime to run lookups.
+pub fn resolver<C: PolicyCache + 'static>(cache: C) -> Result<SystemResolver<C>, ConfigError> {
+    resolver_with(cache, &FetchConfig::default(), ResolverConfig::default())
+}
+
+/// A [`SystemResolver`] over `cache` with these settings.
+pub fn resolver_with<C: PolicyCache + 'static>(
+    cache: C,
+    fetch: &FetchConfig,
+    config: ResolverConfig,
+) -> Result<SystemResolver<C>, ConfigError> {
+    let (dns, https) = clients(fetch)?;
+    Ok(Resolver::new(dns, https, cache, SystemClock, config))
 }

@@ -1,9 +1,10 @@
 //! Lower-level views for diagnostics (`mta-sts-query check`): what one fetch from one address
 //! looked like, and a TLS handshake over any stream (e.g. after SMTP STARTTLS).
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rustls::{ClientConfig, ProtocolVersion};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -13,29 +14,72 @@ use tokio_rustls::client::TlsStream;
 use crate::tls::{client_config, handshake_error, server_name};
 use crate::{ConfigError, FetchConfig, FetchError, cert};
 
+/// A TLS protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum TlsVersion {
+    /// TLS 1.2 (RFC 5246), the oldest version RFC 8461 §3.3 and this crate accept.
+    Tls12,
+    /// TLS 1.3 (RFC 8446).
+    Tls13,
+    /// Another version, by its wire code (never negotiated with this crate's configuration).
+    Other(u16),
+}
+
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tls12 => f.write_str("TLS 1.2"),
+            Self::Tls13 => f.write_str("TLS 1.3"),
+            Self::Other(code) => write!(f, "TLS version 0x{code:04x}"),
+        }
+    }
+}
+
+/// An HTTP protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum HttpVersion {
+    /// HTTP/1.1.
+    Http11,
+    /// HTTP/2, chosen by ALPN.
+    Http2,
+}
+
+impl fmt::Display for HttpVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Http11 => "HTTP/1.1",
+            Self::Http2 => "HTTP/2",
+        })
+    }
+}
+
 /// What a completed TLS handshake showed about the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TlsDetails {
-    /// The negotiated protocol: `TLS 1.2` or `TLS 1.3`.
-    pub version: String,
-    /// The server certificate's `notAfter`, in Unix seconds, when it could be read.
-    pub not_after: Option<u64>,
+    /// The negotiated protocol.
+    pub version: TlsVersion,
+    /// The server certificate's `notAfter`, when it could be read.
+    pub not_after: Option<SystemTime>,
 }
 
 impl TlsDetails {
     pub(crate) fn of<IO>(stream: &TlsStream<IO>) -> Self {
         let connection = stream.get_ref().1;
         let version = match connection.protocol_version() {
-            Some(ProtocolVersion::TLSv1_3) => "TLS 1.3".to_owned(),
-            Some(ProtocolVersion::TLSv1_2) => "TLS 1.2".to_owned(),
-            Some(other) => format!("{other:?}"),
-            None => "unknown".to_owned(),
+            Some(ProtocolVersion::TLSv1_3) => TlsVersion::Tls13,
+            Some(ProtocolVersion::TLSv1_2) => TlsVersion::Tls12,
+            Some(other) => TlsVersion::Other(u16::from(other)),
+            // A completed handshake always has a version; 0 marks the impossible.
+            None => TlsVersion::Other(0),
         };
         let not_after = connection
             .peer_certificates()
             .and_then(|chain| chain.first())
-            .and_then(|leaf| cert::not_after(leaf));
+            .and_then(|leaf| cert::not_after(leaf))
+            .map(cert::unix);
         Self { version, not_after }
     }
 }
@@ -52,8 +96,8 @@ pub struct PolicyAttempt {
     pub address: SocketAddr,
     /// The TLS handshake's outcome, once it succeeded.
     pub tls: Option<TlsDetails>,
-    /// `HTTP/1.1` or `HTTP/2`, once the request was sent.
-    pub http_version: Option<String>,
+    /// The HTTP version, once the request was sent.
+    pub http_version: Option<HttpVersion>,
     /// The response status.
     pub status: Option<u16>,
     /// The `Content-Type` header, if the response had one.
@@ -69,7 +113,7 @@ pub struct PolicyAttempt {
 #[derive(Debug, Default)]
 pub(crate) struct Observed {
     pub(crate) tls: Option<TlsDetails>,
-    pub(crate) http_version: Option<String>,
+    pub(crate) http_version: Option<HttpVersion>,
     pub(crate) status: Option<u16>,
     pub(crate) content_type: Option<String>,
 }
@@ -84,8 +128,8 @@ pub struct TlsProbe {
     tls: Arc<ClientConfig>,
 }
 
-impl std::fmt::Debug for TlsProbe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for TlsProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsProbe").finish_non_exhaustive()
     }
 }

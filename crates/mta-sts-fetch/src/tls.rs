@@ -112,12 +112,12 @@ fn certificate_problem(error: CertificateError) -> CertificateProblem {
     match error {
         CertificateError::Expired => CertificateProblem::Expired { not_after: None },
         CertificateError::ExpiredContext { not_after, .. } => CertificateProblem::Expired {
-            not_after: Some(not_after.as_secs()),
+            not_after: Some(crate::cert::unix(not_after.as_secs())),
         },
         CertificateError::NotValidYet => CertificateProblem::NotYetValid { not_before: None },
         CertificateError::NotValidYetContext { not_before, .. } => {
             CertificateProblem::NotYetValid {
-                not_before: Some(not_before.as_secs()),
+                not_before: Some(crate::cert::unix(not_before.as_secs())),
             }
         }
         CertificateError::UnknownIssuer => CertificateProblem::UnknownIssuer,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use mta_sts_fetch::{FetchConfig, Roots, clients};
-use mta_sts_policy::{Severity, lint, lint_for_domain};
+use mta_sts_policy::{Domain, Severity, lint, lint_for_domain};
 use mta_sts_txt::{StsRecord, TLSRPT_VERSION, TlsRptRecord};
 use serde::Serialize;
 
@@ -147,24 +147,11 @@ fn check(
     Ok(report.exit_code())
 }
 
-/// Lower-case A-labels without a trailing dot; U-labels are converted (IDNA). `None` for anything
-/// that is not a domain name: empty labels, over 253 octets, IP addresses.
-fn normalize_domain(domain: &str) -> Option<String> {
-    let trimmed = domain.trim();
-    let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
-    if trimmed.parse::<std::net::IpAddr>().is_ok() {
-        return None;
-    }
-    let ascii = idna::domain_to_ascii(trimmed).ok()?;
-    let valid = !ascii.is_empty()
-        && ascii.len() <= 253
-        && ascii.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
-    valid.then_some(ascii)
+/// The domain a user typed: surrounding spaces and one trailing dot dropped, case folded, U-labels
+/// converted (IDNA); `None` for anything that is not a mail domain (an address, one label, bad
+/// characters).
+fn normalize_domain(domain: &str) -> Option<Domain> {
+    Domain::from_idna(domain.trim()).ok()
 }
 
 #[derive(Serialize)]
@@ -190,7 +177,7 @@ fn lint_policy(file: &str, domain: Option<&str>, json: bool) -> anyhow::Result<u
                 eprintln!("mta-sts-query: {domain:?} is not a domain name");
                 return Ok(EX_USAGE);
             };
-            lint_for_domain(&body, &domain)
+            lint_for_domain(&body, domain.as_str())
         }
         None => lint(&body),
     };
@@ -283,11 +270,15 @@ mod tests {
     #[test]
     fn domains_are_normalised() {
         assert_eq!(
-            normalize_domain("Example.COM.").as_deref(),
+            normalize_domain("Example.COM.")
+                .as_ref()
+                .map(Domain::as_str),
             Some("example.com")
         );
         assert_eq!(
-            normalize_domain("bücher.example").as_deref(),
+            normalize_domain("bücher.example")
+                .as_ref()
+                .map(Domain::as_str),
             Some("xn--bcher-kva.example")
         );
         assert_eq!(normalize_domain(""), None);

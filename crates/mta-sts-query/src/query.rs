@@ -2,8 +2,8 @@
 
 use mta_sts_fetch::{DnsClient, FetchError, PolicyClient};
 use mta_sts_policy::{Domain, Policy, Severity, lint_for_domain};
-use mta_sts_resolver::{FetchFailure, ResultType, Stage};
-use mta_sts_txt::{SelectError, concat_strings, select_sts, sts_record_name};
+use mta_sts_resolver::{FetchFailure, ResultType, Stage, TxtAnswer};
+use mta_sts_txt::{concat_strings, select_sts, sts_record_name};
 use serde::Serialize;
 
 /// What `mta-sts-query DOMAIN` found. Serialised as the `--json` document.
@@ -70,17 +70,17 @@ impl DiagnosticReport {
 }
 
 impl Report {
-    fn new(domain: &str) -> Self {
+    fn new(domain: &Domain) -> Self {
         Self {
-            domain: domain.to_owned(),
+            domain: domain.to_string(),
             result: "none",
             txt: TxtReport {
-                name: sts_record_name(domain),
+                name: sts_record_name(domain.as_str()),
                 records: Vec::new(),
                 id: None,
                 problem: None,
             },
-            policy_url: format!("https://{}/.well-known/mta-sts.txt", policy_host(domain)),
+            policy_url: domain.policy_url(),
             policy: None,
             failure: None,
             diagnostics: Vec::new(),
@@ -102,29 +102,35 @@ impl Report {
 pub(crate) async fn discover(
     dns: &DnsClient,
     https: &PolicyClient,
-    domain: &str,
+    domain: &Domain,
     known_id: Option<&str>,
 ) -> Report {
     let mut report = Report::new(domain);
     tracing::debug!(name = %report.txt.name, "looking up TXT");
-    let records = match dns.txt(&report.txt.name).await {
-        Ok(records) => records,
+    let answer = match dns.txt(&report.txt.name).await {
+        Ok(answer) => answer,
         Err(e) => {
             let message = e.to_string();
             return report.fail(Stage::Dns, ResultType::StsPolicyFetchError, message);
         }
     };
-    report.txt.records = records
+    report.txt.records = answer
+        .records()
         .iter()
         .map(|r| String::from_utf8_lossy(&concat_strings(r)).into_owned())
         .collect();
-    let record = match select_sts(&records) {
-        Ok(record) => record,
-        Err(e) => {
-            report.txt.problem = Some(match e {
-                SelectError::NotFound { discarded: 0, .. } => "no TXT record".to_owned(),
-                other => other.to_string(),
-            });
+    let record = match (&answer, select_sts(answer.records())) {
+        (_, Ok(record)) => record,
+        (TxtAnswer::NoSuchName, _) => {
+            report.txt.problem = Some("no TXT record (the name does not exist)".to_owned());
+            return report;
+        }
+        (TxtAnswer::NoRecords, _) => {
+            report.txt.problem = Some("no TXT record (the name has no TXT records)".to_owned());
+            return report;
+        }
+        (TxtAnswer::Records(_), Err(e)) => {
+            report.txt.problem = Some(e.to_string());
             return report;
         }
     };
@@ -142,7 +148,7 @@ pub(crate) async fn discover(
             return report.fail(Stage::Https, result_type, e.to_string());
         }
     };
-    report.diagnostics = lint_for_domain(&body, domain)
+    report.diagnostics = lint_for_domain(&body, domain.as_str())
         .iter()
         .map(DiagnosticReport::from_lint)
         .collect();
@@ -252,9 +258,4 @@ pub(crate) fn lint_exit(severities: impl Iterator<Item = Severity>) -> u8 {
         Some(Severity::Warning) => 1,
         Some(Severity::Error) => 2,
     }
-}
-
-// Temporary until the CLI passes `Domain` throughout.
-pub(crate) fn policy_host(domain: &str) -> String {
-    Domain::new(domain).map_or_else(|_| format!("mta-sts.{domain}"), |d| d.policy_host())
 }

@@ -4,7 +4,9 @@
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
+use std::time::SystemTime;
 
+use mta_sts_policy::Domain;
 use mta_sts_txt::PolicyId;
 
 use crate::Failure;
@@ -14,7 +16,7 @@ use crate::Failure;
 #[derive(Debug)]
 pub(crate) struct Expiring<K, V> {
     capacity: usize,
-    entries: HashMap<K, (u64, V)>,
+    entries: HashMap<K, (SystemTime, V)>,
 }
 
 impl<K: Hash + Eq, V> Expiring<K, V> {
@@ -26,7 +28,7 @@ impl<K: Hash + Eq, V> Expiring<K, V> {
     }
 
     /// The value for `key` if its deadline is still ahead of `now`.
-    pub(crate) fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q, now: u64) -> Option<&V>
+    pub(crate) fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q, now: SystemTime) -> Option<&V>
     where
         K: Borrow<Q>,
     {
@@ -36,7 +38,7 @@ impl<K: Hash + Eq, V> Expiring<K, V> {
             .map(|(_, v)| v)
     }
 
-    pub(crate) fn insert(&mut self, key: K, deadline: u64, value: V, now: u64) {
+    pub(crate) fn insert(&mut self, key: K, deadline: SystemTime, value: V, now: SystemTime) {
         if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
             self.entries.retain(|_, (d, _)| now < *d);
             if self.entries.len() >= self.capacity {
@@ -59,18 +61,18 @@ impl<K: Hash + Eq, V> Expiring<K, V> {
 #[derive(Debug)]
 pub(crate) struct Memo {
     /// Domain → (checked at + grace): a valid cached policy was confirmed at that time.
-    pub(crate) checked: Expiring<String, ()>,
+    pub(crate) checked: Expiring<Domain, ()>,
     /// Domain → no `_mta-sts` record was found.
-    pub(crate) no_policy: Expiring<String, ()>,
+    pub(crate) no_policy: Expiring<Domain, ()>,
     /// Domain → its last discovery failed; answered from here for a short while.
-    pub(crate) failed: Expiring<String, Failure>,
+    pub(crate) failed: Expiring<Domain, Failure>,
     /// (domain, id) → the failure of the last fetch (FETCH-9).
-    pub(crate) failures: Expiring<(String, PolicyId), Failure>,
+    pub(crate) failures: Expiring<(Domain, PolicyId), Failure>,
     /// Domains with a background refresh running.
-    pub(crate) refreshing: HashSet<String>,
+    pub(crate) refreshing: HashSet<Domain>,
     /// Domain → a refresh was started; no other until the deadline, so a failing refresh does not
     /// turn every lookup into a DNS query.
-    pub(crate) refreshed: Expiring<String, ()>,
+    pub(crate) refreshed: Expiring<Domain, ()>,
     capacity: usize,
 }
 
@@ -89,14 +91,19 @@ impl Memo {
 
     /// Marks a refresh of `domain` as running until `until`; false if one is running, one started
     /// before `until` was reached, or too many are running.
-    pub(crate) fn start_refresh(&mut self, domain: &str, now: u64, until: u64) -> bool {
+    pub(crate) fn start_refresh(
+        &mut self,
+        domain: &Domain,
+        now: SystemTime,
+        until: SystemTime,
+    ) -> bool {
         if self.refreshed.get(domain, now).is_some()
             || self.refreshing.len() >= self.capacity
-            || !self.refreshing.insert(domain.to_owned())
+            || !self.refreshing.insert(domain.clone())
         {
             return false;
         }
-        self.refreshed.insert(domain.to_owned(), until, (), now);
+        self.refreshed.insert(domain.clone(), until, (), now);
         true
     }
 }
@@ -107,19 +114,21 @@ mod tests {
 
     #[test]
     fn entries_lapse_and_capacity_holds() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let t = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
         let mut m = Expiring::new(2);
-        m.insert("a", 10, 1, 0);
-        assert_eq!(m.get("a", 9), Some(&1));
-        assert_eq!(m.get("a", 10), None);
-        m.insert("b", 5, 2, 0);
+        m.insert("a", t(10), 1, t(0));
+        assert_eq!(m.get("a", t(9)), Some(&1));
+        assert_eq!(m.get("a", t(10)), None);
+        m.insert("b", t(5), 2, t(0));
         // Full: "c" purges the lapsed "b" at now = 6, keeping "a".
-        m.insert("c", 20, 3, 6);
-        assert_eq!(m.get("a", 6), Some(&1));
-        assert_eq!(m.get("c", 6), Some(&3));
+        m.insert("c", t(20), 3, t(6));
+        assert_eq!(m.get("a", t(6)), Some(&1));
+        assert_eq!(m.get("c", t(6)), Some(&3));
         // Full of live entries: start over.
-        m.insert("d", 30, 4, 7);
-        assert_eq!(m.get("a", 7), None);
-        assert_eq!(m.get("d", 7), Some(&4));
+        m.insert("d", t(30), 4, t(7));
+        assert_eq!(m.get("a", t(7)), None);
+        assert_eq!(m.get("d", t(7)), Some(&4));
         assert!(m.entries.len() <= 2);
     }
 }

@@ -122,8 +122,10 @@ pub enum NoPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NoRecord {
-    /// NXDOMAIN or NODATA.
-    Absent,
+    /// `_mta-sts.<domain>` does not exist (NXDOMAIN).
+    NoSuchName,
+    /// `_mta-sts.<domain>` exists but has no TXT records (NODATA).
+    NoTxtRecords,
     /// TXT records exist but none, several, or an invalid one begin with `v=STSv1`.
     Unusable(SelectError),
 }
@@ -131,7 +133,12 @@ pub enum NoRecord {
 impl fmt::Display for NoPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NoRecord(NoRecord::Absent) => f.write_str("no _mta-sts TXT record"),
+            Self::NoRecord(NoRecord::NoSuchName) => {
+                f.write_str("no _mta-sts TXT record (the name does not exist)")
+            }
+            Self::NoRecord(NoRecord::NoTxtRecords) => {
+                f.write_str("no _mta-sts TXT record (the name has no TXT records)")
+            }
             Self::NoRecord(NoRecord::Unusable(e)) => write!(f, "unusable _mta-sts TXT record: {e}"),
             Self::Remembered => f.write_str("no _mta-sts TXT record (remembered)"),
             Self::Expired => f.write_str("the cached policy expired"),
@@ -156,6 +163,7 @@ pub enum CacheReason {
 /// The result of looking up a domain's policy.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[must_use = "an outcome says which policy applies"]
 pub enum Outcome {
     /// A policy was fetched over HTTPS just now and cached.
     Fetched(Arc<CachedPolicy>),
@@ -202,5 +210,41 @@ impl Outcome {
             Self::Cached { policy, reason: CacheReason::DiscoveryFailed(_) }
                 if policy.policy().mode() != Mode::None
         )
+    }
+}
+
+/// Why a cached policy was used, in words.
+impl fmt::Display for CacheReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Grace => f.write_str("checked recently"),
+            Self::IdUnchanged => f.write_str("TXT id unchanged"),
+            Self::RecordUnavailable(no_policy) => write!(f, "kept although {no_policy}"),
+            Self::DiscoveryFailed(failure) => {
+                write!(f, "kept although discovery failed: {failure}")
+            }
+        }
+    }
+}
+
+/// `policy fetched (id 20240101, mode enforce)`, `no policy: no _mta-sts TXT record (…)`, …
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fetched(p) => write!(
+                f,
+                "policy fetched (id {}, mode {})",
+                p.id(),
+                p.policy().mode()
+            ),
+            Self::Cached { policy, reason } => write!(
+                f,
+                "cached policy (id {}, mode {}; {reason})",
+                policy.id(),
+                policy.policy().mode()
+            ),
+            Self::NoPolicy(no_policy) => write!(f, "no policy: {no_policy}"),
+            Self::Failure(failure) => write!(f, "discovery failed: {failure}"),
+        }
     }
 }

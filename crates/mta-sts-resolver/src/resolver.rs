@@ -2,36 +2,37 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 use mta_sts_cache::{CachedPolicy, PolicyCache};
-use mta_sts_policy::Policy;
-use mta_sts_txt::{PolicyId, SelectError, select_sts, sts_record_name};
+use mta_sts_policy::{Domain, Policy};
+use mta_sts_txt::{PolicyId, select_sts, sts_record_name};
 
 use crate::memo::Memo;
 use crate::{
     CacheReason, Clock, Failure, FetchFailure, NoPolicy, NoRecord, Outcome, PolicyFetch,
-    ResultType, Stage, TxtLookup,
+    ResultType, Stage, TxtAnswer, TxtLookup, later,
 };
 
 /// Tunables of discovery, with the defaults of postfix-mta-sts-resolver where it has one.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ResolverConfig {
-    /// Seconds after a successful check during which a cached policy is used without any DNS query
-    /// (`cache_grace`, default 60).
-    pub grace: u64,
-    /// Seconds during which a failed fetch for the same (domain, id) is not retried (FETCH-9, default 300).
-    pub failure_backoff: u64,
-    /// Seconds during which "no `_mta-sts` record" is remembered (default 300), so a domain without
-    /// MTA-STS costs one TXT query per interval rather than one per message.
-    pub negative_ttl: u64,
-    /// Seconds during which a domain whose discovery just failed is answered with that failure
-    /// (or its cached policy) without any new DNS query (default 30): a domain with a broken policy
+    /// How long after a successful check a cached policy is used without any DNS query
+    /// (`cache_grace`, default 60 s).
+    pub grace: Duration,
+    /// How long a failed fetch for the same (domain, id) is not retried (FETCH-9, default 300 s).
+    pub failure_backoff: Duration,
+    /// How long "no `_mta-sts` record" is remembered (default 300 s), so a domain without MTA-STS
+    /// costs one TXT query per interval rather than one per message.
+    pub negative_ttl: Duration,
+    /// How long a domain whose discovery just failed is answered with that failure (or its
+    /// cached policy) without any new DNS query (default 30 s): a domain with a broken policy
     /// host, or a DNS server that answers with an error, then costs one query per interval instead
     /// of one per message. (A discovery abandoned at the caller's deadline records nothing.)
-    pub failure_recheck: u64,
+    pub failure_recheck: Duration,
     /// The most domains each kind of bookkeeping remembers (default 100000); bounds memory under a
     /// flood of distinct domains.
     pub memory_limit: usize,
@@ -40,10 +41,10 @@ pub struct ResolverConfig {
 impl Default for ResolverConfig {
     fn default() -> Self {
         Self {
-            grace: 60,
-            failure_backoff: 300,
-            negative_ttl: 300,
-            failure_recheck: 30,
+            grace: Duration::from_secs(60),
+            failure_backoff: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(300),
+            failure_recheck: Duration::from_secs(30),
             memory_limit: 100_000,
         }
     }
@@ -51,30 +52,35 @@ impl Default for ResolverConfig {
 
 impl ResolverConfig {
     /// Sets [`grace`](Self::grace).
-    pub fn with_grace(mut self, secs: u64) -> Self {
-        self.grace = secs;
+    #[must_use]
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
         self
     }
 
     /// Sets [`failure_backoff`](Self::failure_backoff).
-    pub fn with_failure_backoff(mut self, secs: u64) -> Self {
-        self.failure_backoff = secs;
+    #[must_use]
+    pub fn with_failure_backoff(mut self, backoff: Duration) -> Self {
+        self.failure_backoff = backoff;
         self
     }
 
     /// Sets [`negative_ttl`](Self::negative_ttl).
-    pub fn with_negative_ttl(mut self, secs: u64) -> Self {
-        self.negative_ttl = secs;
+    #[must_use]
+    pub fn with_negative_ttl(mut self, ttl: Duration) -> Self {
+        self.negative_ttl = ttl;
         self
     }
 
     /// Sets [`failure_recheck`](Self::failure_recheck).
-    pub fn with_failure_recheck(mut self, secs: u64) -> Self {
-        self.failure_recheck = secs;
+    #[must_use]
+    pub fn with_failure_recheck(mut self, recheck: Duration) -> Self {
+        self.failure_recheck = recheck;
         self
     }
 
     /// Sets [`memory_limit`](Self::memory_limit).
+    #[must_use]
     pub fn with_memory_limit(mut self, entries: usize) -> Self {
         self.memory_limit = entries;
         self
@@ -97,7 +103,7 @@ struct Inner<T, F, C, K> {
     clock: K,
     config: ResolverConfig,
     memo: Mutex<Memo>,
-    in_flight: Mutex<HashMap<String, Flight>>,
+    in_flight: Mutex<HashMap<Domain, Flight>>,
     generation: AtomicU64,
 }
 
@@ -130,6 +136,7 @@ impl<T, F, C, K> std::fmt::Debug for Resolver<T, F, C, K> {
 
 /// The answer to [`Resolver::lookup`], and possibly a background refresh to run.
 #[derive(Debug)]
+#[must_use = "a lookup's outcome says which policy applies"]
 pub struct Lookup {
     outcome: Outcome,
     refresh: Option<Refresh>,
@@ -155,14 +162,15 @@ impl Lookup {
 
 /// A pending HTTPS re-fetch of a cached policy that has lived more than half its `max_age`, so that
 /// busy domains never lapse (refresh-ahead, RFC 8461 §10.2, CACHE-4).
+#[must_use = "dropping a refresh skips it: spawn `run()` on your runtime"]
 pub struct Refresh {
-    domain: String,
+    domain: Domain,
     future: BoxFuture<'static, Outcome>,
 }
 
 impl Refresh {
     /// The domain being refreshed.
-    pub fn domain(&self) -> &str {
+    pub fn domain(&self) -> &Domain {
         &self.domain
     }
 
@@ -183,7 +191,7 @@ impl std::fmt::Debug for Refresh {
 /// One lookup waiting on a shared discovery; the last one to leave removes an unfinished flight.
 struct Waiting<'a, T, F, C, K> {
     inner: &'a Inner<T, F, C, K>,
-    domain: &'a str,
+    domain: &'a Domain,
     generation: u64,
 }
 
@@ -209,7 +217,7 @@ impl<T, F, C, K> Drop for Waiting<'_, T, F, C, K> {
 /// Clears the "refreshing" mark even if the refresh future is dropped half-way.
 struct RefreshGuard<T: TxtLookup, F: PolicyFetch, C: PolicyCache + 'static, K: Clock> {
     inner: Arc<Inner<T, F, C, K>>,
-    domain: String,
+    domain: Domain,
 }
 
 impl<T: TxtLookup, F: PolicyFetch, C: PolicyCache + 'static, K: Clock> Drop
@@ -228,6 +236,7 @@ where
     K: Clock,
 {
     /// A resolver over these parts.
+    #[must_use]
     pub fn new(txt: T, fetch: F, cache: C, clock: K, config: ResolverConfig) -> Self {
         let memo = Memo::new(config.memory_limit);
         Self {
@@ -249,47 +258,44 @@ where
         &self.inner.cache
     }
 
-    /// Discovers the policy of `domain` (a policy domain: ASCII, A-labels; case and one trailing
-    /// dot are normalised).
-    pub async fn lookup(&self, domain: &str) -> Lookup {
-        let domain = normalize(domain);
+    /// Discovers the policy of `domain`.
+    pub async fn lookup(&self, domain: &Domain) -> Lookup {
         let inner = &self.inner;
         let now = inner.clock.now();
-        let cached = inner.valid_cached(&domain, now).await;
+        let cached = inner.valid_cached(domain, now).await;
         let outcome = match cached {
             // A policy fetched less than `grace` ago needs no check either: this covers entries
             // written by an earlier run, or by another daemon sharing the store, as
             // postfix-mta-sts-resolver does with its stored timestamp.
             Some(policy)
                 if policy.fetched_at() <= now
-                    && now < policy.fetched_at().saturating_add(inner.config.grace)
-                    || inner.memo().checked.get(&*domain, now).is_some() =>
+                    && now < later(policy.fetched_at(), inner.config.grace)
+                    || inner.memo().checked.get(domain, now).is_some() =>
             {
                 Outcome::Cached {
                     policy,
                     reason: CacheReason::Grace,
                 }
             }
-            _ => self.discover_shared(&domain).await,
+            _ => self.discover_shared(domain).await,
         };
-        let refresh = self.refresh_for(&domain, &outcome);
+        let refresh = self.refresh_for(domain, &outcome);
         Lookup { outcome, refresh }
     }
 
     /// Fetches the policy of `domain` over HTTPS now, even if its TXT id is unchanged, and caches it:
     /// the lifetime of a policy extends only on a successful fetch (A-10). For proactive refresh.
-    pub async fn refresh(&self, domain: &str) -> Outcome {
-        let domain = normalize(domain);
-        self.inner.discover(&domain, true).await
+    pub async fn refresh(&self, domain: &Domain) -> Outcome {
+        self.inner.discover(domain, true).await
     }
 
-    async fn discover_shared(&self, domain: &str) -> Outcome {
+    async fn discover_shared(&self, domain: &Domain) -> Outcome {
         let (generation, shared) = {
             let mut in_flight = self.inner.flights();
-            let flight = in_flight.entry(domain.to_owned()).or_insert_with(|| {
+            let flight = in_flight.entry(domain.clone()).or_insert_with(|| {
                 let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
                 let inner = Arc::clone(&self.inner);
-                let key = domain.to_owned();
+                let key = domain.clone();
                 let shared = async move {
                     let outcome = inner.discover(&key, false).await;
                     let mut in_flight = inner.flights();
@@ -322,18 +328,18 @@ where
         shared.await
     }
 
-    fn refresh_for(&self, domain: &str, outcome: &Outcome) -> Option<Refresh> {
+    fn refresh_for(&self, domain: &Domain, outcome: &Outcome) -> Option<Refresh> {
         let Outcome::Cached { policy, .. } = outcome else {
             return None;
         };
         let now = self.inner.clock.now();
-        let until = now.saturating_add(self.inner.config.failure_backoff);
+        let until = later(now, self.inner.config.failure_backoff);
         if !policy.wants_refresh_at(now) || !self.inner.memo().start_refresh(domain, now, until) {
             return None;
         }
         let guard = RefreshGuard {
             inner: Arc::clone(&self.inner),
-            domain: domain.to_owned(),
+            domain: domain.clone(),
         };
         let future = async move {
             let outcome = guard.inner.discover(&guard.domain, true).await;
@@ -342,7 +348,7 @@ where
         }
         .boxed();
         Some(Refresh {
-            domain: domain.to_owned(),
+            domain: domain.clone(),
             future,
         })
     }
@@ -355,7 +361,7 @@ where
     C: PolicyCache + 'static,
     K: Clock,
 {
-    fn flights(&self) -> MutexGuard<'_, HashMap<String, Flight>> {
+    fn flights(&self) -> MutexGuard<'_, HashMap<Domain, Flight>> {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -365,22 +371,22 @@ where
     }
 
     /// The cached policy for `domain` if it is still valid. A failing cache counts as a miss.
-    async fn valid_cached(&self, domain: &str, now: u64) -> Option<Arc<CachedPolicy>> {
+    async fn valid_cached(&self, domain: &Domain, now: SystemTime) -> Option<Arc<CachedPolicy>> {
         match self.cache.get(domain).await {
             Ok(entry) => entry.filter(|e| e.is_valid_at(now)),
             Err(_) => None,
         }
     }
 
-    fn mark_checked(&self, domain: &str, now: u64) {
-        let deadline = now.saturating_add(self.config.grace);
+    fn mark_checked(&self, domain: &Domain, now: SystemTime) {
+        let deadline = later(now, self.config.grace);
         self.memo()
             .checked
-            .insert(domain.to_owned(), deadline, (), now);
+            .insert(domain.clone(), deadline, (), now);
     }
 
     /// One discovery, never returning a cached policy that expired while it ran (CACHE-1).
-    async fn discover(&self, domain: &str, force: bool) -> Outcome {
+    async fn discover(&self, domain: &Domain, force: bool) -> Outcome {
         let outcome = self.discover_unchecked(domain, force).await;
         match outcome {
             Outcome::Cached { policy, reason } if !policy.is_valid_at(self.clock.now()) => {
@@ -398,7 +404,7 @@ where
     /// One discovery (RFC 8461 §3, §5.1). `force` fetches even when the TXT id is unchanged, and
     /// even when the TXT record is missing or failing, under the cached id (§10.2: "regardless of
     /// the state of the TXT record").
-    async fn discover_unchecked(&self, domain: &str, force: bool) -> Outcome {
+    async fn discover_unchecked(&self, domain: &Domain, force: bool) -> Outcome {
         let now = self.clock.now();
         let cached = self.valid_cached(domain, now).await;
         if cached.is_none() && !force && self.memo().no_policy.get(domain, now).is_some() {
@@ -410,8 +416,8 @@ where
                 return fall_back(cached, failure);
             }
         }
-        let records = match self.txt.lookup_txt(&sts_record_name(domain)).await {
-            Ok(records) => records,
+        let answer = match self.txt.lookup_txt(&sts_record_name(domain.as_str())).await {
+            Ok(answer) => answer,
             Err(e) => {
                 if let Some(policy) = cached.as_ref().filter(|_| force) {
                     let id = policy.id().clone();
@@ -422,17 +428,19 @@ where
                 return fall_back(cached, failure);
             }
         };
-        let record = match select_sts(&records) {
+        let selected = match &answer {
+            TxtAnswer::NoSuchName => Err(NoRecord::NoSuchName),
+            TxtAnswer::NoRecords => Err(NoRecord::NoTxtRecords),
+            TxtAnswer::Records(records) if records.is_empty() => Err(NoRecord::NoTxtRecords),
+            TxtAnswer::Records(records) => select_sts(records).map_err(NoRecord::Unusable),
+        };
+        let record = match selected {
             Ok(record) => record,
-            Err(e) => {
+            Err(reason) => {
                 if let Some(policy) = cached.as_ref().filter(|_| force) {
                     let id = policy.id().clone();
                     return self.fetch_and_store(domain, id, cached, true).await;
                 }
-                let reason = match e {
-                    SelectError::NotFound { discarded: 0, .. } => NoRecord::Absent,
-                    other => NoRecord::Unusable(other),
-                };
                 let no_policy = NoPolicy::NoRecord(reason);
                 // TXT-12: a missing record alone does not remove a cached policy.
                 if let Some(policy) = cached {
@@ -440,10 +448,10 @@ where
                     let reason = CacheReason::RecordUnavailable(no_policy);
                     return Outcome::Cached { policy, reason };
                 }
-                let deadline = now.saturating_add(self.config.negative_ttl);
+                let deadline = later(now, self.config.negative_ttl);
                 self.memo()
                     .no_policy
-                    .insert(domain.to_owned(), deadline, (), now);
+                    .insert(domain.clone(), deadline, (), now);
                 return Outcome::NoPolicy(no_policy);
             }
         };
@@ -462,12 +470,12 @@ where
     /// (FETCH-9), and caches it.
     async fn fetch_and_store(
         &self,
-        domain: &str,
+        domain: &Domain,
         id: PolicyId,
         cached: Option<Arc<CachedPolicy>>,
         force: bool,
     ) -> Outcome {
-        let key = (domain.to_owned(), id.clone());
+        let key = (domain.clone(), id.clone());
         let backoff = self.memo().failures.get(&key, self.clock.now()).cloned();
         if let Some(failure) = backoff {
             // The TXT record was just read again and still names the failing id.
@@ -495,7 +503,7 @@ where
         };
         // FETCH-9: five minutes from the failure, not from the start of the attempt.
         let now = self.clock.now();
-        let deadline = now.saturating_add(self.config.failure_backoff);
+        let deadline = later(now, self.config.failure_backoff);
         self.memo()
             .failures
             .insert(key, deadline, failure.clone(), now);
@@ -506,15 +514,15 @@ where
     /// Answers `domain` with `failure` for `failure_recheck` seconds without DNS. Called only where a
     /// failure was just observed (a DNS error, a fetch, or a TXT answer naming an id in FETCH-9
     /// backoff), never for one served from this memory, which would renew itself forever.
-    fn remember_failure(&self, domain: &str, failure: &Failure, force: bool) {
+    fn remember_failure(&self, domain: &Domain, failure: &Failure, force: bool) {
         if force {
             return;
         }
         let now = self.clock.now();
-        let deadline = now.saturating_add(self.config.failure_recheck);
+        let deadline = later(now, self.config.failure_recheck);
         self.memo()
             .failed
-            .insert(domain.to_owned(), deadline, failure.clone(), now);
+            .insert(domain.clone(), deadline, failure.clone(), now);
     }
 }
 
@@ -526,16 +534,5 @@ fn fall_back(cached: Option<Arc<CachedPolicy>>, failure: Failure) -> Outcome {
             reason: CacheReason::DiscoveryFailed(failure),
         },
         None => Outcome::Failure(failure),
-    }
-}
-
-/// Borrowed when already normal (as callers such as the daemon pass it): no allocation on the
-/// lookup path.
-fn normalize(domain: &str) -> std::borrow::Cow<'_, str> {
-    let name = domain.strip_suffix('.').unwrap_or(domain);
-    if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(name.to_ascii_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(name)
     }
 }

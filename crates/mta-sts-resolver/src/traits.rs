@@ -1,7 +1,34 @@
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use mta_sts_policy::Domain;
 
 use crate::ResultType;
+
+/// What a DNS TXT lookup found.
+///
+/// NXDOMAIN and NODATA are answers, not errors: both mean the domain publishes no record, which
+/// the resolver treats differently from a lookup that failed (SERVFAIL, timeout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxtAnswer {
+    /// The name does not exist (NXDOMAIN).
+    NoSuchName,
+    /// The name exists but has no TXT records (NODATA).
+    NoRecords,
+    /// The TXT records, each as the list of its character-strings (RFC 1035 §3.3.14).
+    Records(Vec<Vec<Vec<u8>>>),
+}
+
+impl TxtAnswer {
+    /// The records, empty for [`NoSuchName`](Self::NoSuchName) and [`NoRecords`](Self::NoRecords).
+    pub fn records(&self) -> &[Vec<Vec<u8>>] {
+        match self {
+            Self::Records(records) => records,
+            Self::NoSuchName | Self::NoRecords => &[],
+        }
+    }
+}
 
 /// DNS TXT lookups, as the resolver needs them.
 ///
@@ -10,12 +37,10 @@ pub trait TxtLookup: Send + Sync + 'static {
     /// Why a lookup failed (SERVFAIL, timeout, ...). NXDOMAIN and NODATA are not errors.
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// The TXT records at `name` (an absolute name such as `_mta-sts.example.com`), each a list of
-    /// character-strings. An empty list means NXDOMAIN or NODATA: the name has no TXT record.
-    fn lookup_txt(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Vec<Vec<Vec<u8>>>, Self::Error>> + Send;
+    /// The TXT records at `name`, an absolute name such as `_mta-sts.example.com` (no search list
+    /// applies).
+    fn lookup_txt(&self, name: &str)
+    -> impl Future<Output = Result<TxtAnswer, Self::Error>> + Send;
 }
 
 impl<T: TxtLookup> TxtLookup for std::sync::Arc<T> {
@@ -24,7 +49,7 @@ impl<T: TxtLookup> TxtLookup for std::sync::Arc<T> {
     fn lookup_txt(
         &self,
         name: &str,
-    ) -> impl Future<Output = Result<Vec<Vec<Vec<u8>>>, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<TxtAnswer, Self::Error>> + Send {
         (**self).lookup_txt(name)
     }
 }
@@ -44,7 +69,7 @@ pub trait PolicyFetch: Send + Sync + 'static {
     /// RFC 8461 §3.3 (status 200 only, no redirects, no HTTP caching, size and time limits).
     fn fetch_policy(
         &self,
-        domain: &str,
+        domain: &Domain,
     ) -> impl Future<Output = Result<Vec<u8>, Self::Error>> + Send;
 }
 
@@ -53,55 +78,59 @@ impl<F: PolicyFetch> PolicyFetch for std::sync::Arc<F> {
 
     fn fetch_policy(
         &self,
-        domain: &str,
+        domain: &Domain,
     ) -> impl Future<Output = Result<Vec<u8>, Self::Error>> + Send {
         (**self).fetch_policy(domain)
     }
 }
 
-/// Wall-clock time in Unix seconds. The resolver never reads the system clock itself.
+/// Wall-clock time. The resolver never reads the system clock itself.
 pub trait Clock: Send + Sync + 'static {
-    /// Seconds since the Unix epoch.
-    fn now(&self) -> u64;
+    /// The current time.
+    fn now(&self) -> SystemTime;
 }
 
 /// A clock that only moves when told to: for tests and simulations.
 ///
 /// ```
+/// use std::time::{Duration, SystemTime};
 /// use mta_sts_resolver::{Clock, ManualClock};
 ///
-/// let clock = ManualClock::new(1_000);
-/// clock.advance(60);
-/// assert_eq!(clock.now(), 1_060);
+/// let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+/// let clock = ManualClock::new(start);
+/// clock.advance(Duration::from_secs(60));
+/// assert_eq!(clock.now(), start + Duration::from_secs(60));
 /// ```
-#[derive(Debug, Default)]
-pub struct ManualClock(AtomicU64);
+#[derive(Debug)]
+pub struct ManualClock(Mutex<SystemTime>);
 
 impl ManualClock {
-    /// A clock showing `now` (Unix seconds).
-    pub fn new(now: u64) -> Self {
-        Self(AtomicU64::new(now))
+    /// A clock showing `now`.
+    #[must_use]
+    pub fn new(now: SystemTime) -> Self {
+        Self(Mutex::new(now))
     }
 
-    /// Moves the clock forward by `secs`.
-    pub fn advance(&self, secs: u64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *now = crate::later(*now, by);
     }
 
     /// Sets the clock to `now`.
-    pub fn set(&self, now: u64) {
-        self.0.store(now, Ordering::SeqCst);
+    pub fn set(&self, now: SystemTime) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = now;
     }
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-impl<C: Clock> Clock for std::sync::Arc<C> {
-    fn now(&self) -> u64 {
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now(&self) -> SystemTime {
         (**self).now()
     }
 }

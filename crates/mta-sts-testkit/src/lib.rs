@@ -16,6 +16,8 @@
 //! - [`ConnectProxy`]: an HTTP CONNECT proxy that tunnels to the policy server and counts tunnels.
 //! - [`TestRedis`], [`TestSentinel`], [`TestPostgres`]: private Redis, Sentinel and PostgreSQL server
 //!   processes on their own ports and scratch directories (binaries from Debian's packages).
+//! - [`eventually`] and [`eventually_blocking`]: bounded waits for state that offers no
+//!   notification, so tests never sleep for a guessed time.
 //!
 //! # Design
 //!
@@ -68,6 +70,7 @@ pub use proxy::ConnectProxy;
 pub use services::{TestPostgres, TestRedis, TestSentinel};
 pub use silent::SilentServer;
 pub use smtp::{SmtpBehavior, SmtpServer, SmtpSession};
+pub use wait::{eventually, eventually_blocking};
 
 mod body;
 mod dns;
@@ -78,6 +81,7 @@ mod proxy;
 mod services;
 mod silent;
 mod smtp;
+mod wait;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

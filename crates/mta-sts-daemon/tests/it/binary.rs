@@ -3,6 +3,8 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use mta_sts_testkit::eventually_blocking;
+
 use crate::temp_path;
 
 fn free_port() -> u16 {
@@ -36,15 +38,10 @@ fn starts_answers_and_stops_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stream = None;
-    for _ in 0..100 {
-        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-            stream = Some(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut stream = stream.expect("the daemon listens");
+    let mut stream = eventually_blocking(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    })
+    .expect("the daemon listens");
     // A parent-domain key is answered without any DNS (APPLY-6).
     stream.write_all(b"20:postfix .example.com,").unwrap();
     let mut reply = [0u8; 12];
@@ -89,7 +86,10 @@ fn configuration_errors_exit_78_and_say_where() {
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.yml") && err.contains("line 3"), "{err}");
+    assert!(
+        err.contains("bad.yml:3:12: default_zone.timeout: "),
+        "{err}"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_mta-sts-daemon"))
         .args(["-c", "/nonexistent/mta-sts-daemon.yml"])
         .output()
@@ -192,15 +192,12 @@ fn drops_privileges_notifies_systemd_and_reopens_its_log() {
         .args(["-HUP", &child.id().to_string()])
         .status()
         .unwrap();
-    let mut reopened = false;
-    for _ in 0..100 {
-        if std::fs::read_to_string(&log).is_ok_and(|t| t.contains("log file reopened")) {
-            reopened = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(reopened, "no new log file after SIGHUP");
+    let reopened = eventually_blocking(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .is_ok_and(|t| t.contains("log file reopened"))
+            .then_some(())
+    });
+    assert!(reopened.is_some(), "no new log file after SIGHUP");
     assert!(
         std::fs::read_to_string(dir.join("daemon.log.1"))
             .unwrap()
@@ -230,4 +227,100 @@ fn contrib_configurations_load() {
         }
     }
     assert!(count >= 5, "only {count} example configurations");
+}
+
+/// Issue 10, bug 3: each failure class exits with the status `--help` and mta-sts-daemon(1)
+/// promise.
+#[test]
+fn issue_10_exit_codes_match_help_and_man_page() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mta-sts-daemon"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    let man = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man/mta-sts-daemon.1"),
+    )
+    .unwrap();
+    let section = man.split(".SH EXIT STATUS").nth(1).unwrap();
+    let section = section.split("\n.SH ").next().unwrap();
+    for (code, help_text, man_text) in [
+        ("0", "clean shutdown", "clean shutdown"),
+        ("2", "invalid command line", "invalid command line"),
+        (
+            "78",
+            "the configuration cannot be used",
+            "the configuration cannot be used",
+        ),
+        ("1", "any other failure", "any other failure"),
+    ] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(code) && l.contains(help_text)),
+            "--help lacks {code} {help_text}:\n{help}"
+        );
+        assert!(
+            section.contains(&format!(".B {code}\n{man_text}")),
+            "the man page lacks {code} {man_text}:\n{section}"
+        );
+    }
+
+    // 2: a flag that does not exist.
+    assert_eq!(run(&["--no-such-flag"]).status.code(), Some(2));
+    // 78: an invalid file, an unreadable file, a user that does not exist, a cache file that
+    // cannot be opened.
+    let config = temp_path("exit-invalid.yml");
+    std::fs::write(&config, "port: many\n").unwrap();
+    assert_eq!(
+        run(&["-c", config.to_str().unwrap()]).status.code(),
+        Some(78)
+    );
+    assert_eq!(run(&["-c", "/nonexistent/x.yml"]).status.code(), Some(78));
+    let port = free_port();
+    let config = temp_path("exit-user.yml");
+    std::fs::write(&config, format!("port: {port}\n")).unwrap();
+    let out = run(&["-c", config.to_str().unwrap(), "-u", "no-such-user-here"]);
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such user: no-such-user-here"));
+    let config = temp_path("exit-cache.yml");
+    std::fs::write(
+        &config,
+        format!("port: {port}\ncache:\n  type: sqlite\n  options:\n    filename: /nonexistent/dir/c.db\n"),
+    )
+    .unwrap();
+    let out = run(&["-c", config.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 1: the port is taken by another program (no SO_REUSEPORT on either side).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = temp_path("exit-bind.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "port: {}\nreuse_port: no\n",
+            taken.local_addr().unwrap().port()
+        ),
+    )
+    .unwrap();
+    let out = run(&["-c", config.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Said once, not twice, when the log is standard error.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("cannot listen").count(), 1, "{err}");
 }

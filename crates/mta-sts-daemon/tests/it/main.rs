@@ -3,10 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use mta_sts_daemon::{Config, Daemon, Listener, fetch_config};
 use mta_sts_fetch::Proxy;
+use mta_sts_resolver::Clock;
 use mta_sts_testkit::PolicyDomains;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -17,6 +19,29 @@ mod answers;
 mod operations;
 // Postfix's own socketmap client.
 mod postmap;
+
+/// Wall-clock time that follows tokio's clock. On a paused runtime (`start_paused = true`) it moves
+/// only as the test's sleeps and the runtime's idle auto-advance move it, so policy lifetimes,
+/// grace periods and proactive passes take no real time; elsewhere it is the real time.
+pub(crate) struct TokioClock {
+    start: SystemTime,
+    origin: tokio::time::Instant,
+}
+
+impl TokioClock {
+    pub(crate) fn new() -> Self {
+        Self {
+            start: SystemTime::now(),
+            origin: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> SystemTime {
+        self.start + self.origin.elapsed()
+    }
+}
 
 pub(crate) const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n";
 
@@ -48,7 +73,7 @@ impl Kit {
             .with_https_port(self.https.addr().port())
             .with_ca_pem(self.ca.cert_pem())
             .with_proxy(Proxy::None);
-        let daemon = Daemon::new(config, &fetch).unwrap();
+        let daemon = Daemon::with_clock(config, &fetch, Arc::new(TokioClock::new())).unwrap();
         let addr = listener.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -4,6 +4,8 @@ use mta_sts_daemon::Listener;
 use mta_sts_testkit::{CertKind, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use mta_sts_testkit::eventually;
+
 use crate::{ENFORCE, Kit, exchange, query, temp_path};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -90,7 +92,13 @@ async fn shutdown_lets_in_flight_requests_finish() {
     let addr = daemon.addr.unwrap();
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(b"20:postfix slow.example,").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Shut down once the lookup is under way: its policy request has reached the server.
+    let under_way = eventually(Duration::from_secs(5), || {
+        let seen = kit.https.requests("mta-sts.slow.example").len();
+        std::future::ready((seen > 0).then_some(()))
+    })
+    .await;
+    assert!(under_way.is_some(), "the lookup never started");
     let stopping = tokio::spawn(daemon.shutdown());
     let mut reply = vec![0u8; 3];
     tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut reply))
@@ -179,7 +187,9 @@ async fn shared_redis_and_postgres_caches() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+/// On the paused clock: a sleep there returns once every task is blocked, so "not served while the
+/// slot is taken" is checked at the point where nothing else can happen, not after a guessed time.
+#[tokio::test(start_paused = true)]
 async fn connections_beyond_the_limit_wait_their_turn() {
     let kit = Kit::start().await;
     kit.publish(
@@ -192,9 +202,8 @@ async fn connections_beyond_the_limit_wait_their_turn() {
     let addr = daemon.addr.unwrap();
     // The one slot is taken by an idle client; a second client is not served until it leaves.
     let holder = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let waiting = tokio::spawn(query(addr, "postfix", "example.com"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!waiting.is_finished(), "served beyond max_connections");
     drop(holder);
     let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
@@ -206,8 +215,9 @@ async fn connections_beyond_the_limit_wait_their_turn() {
 }
 
 /// CACHE-4 / proactive_policy_fetching: cached policies are re-fetched in the background, even
-/// with an unchanged TXT id (which alone never triggers a fetch, FETCH-11).
-#[tokio::test(flavor = "multi_thread")]
+/// with an unchanged TXT id (which alone never triggers a fetch, FETCH-11). On the paused clock,
+/// which the daemon's clock follows: the interval passes without real time passing.
+#[tokio::test(start_paused = true)]
 async fn proactive_fetching_refreshes_cached_policies() {
     let kit = Kit::start().await;
     kit.publish(
@@ -216,7 +226,7 @@ async fn proactive_fetching_refreshes_cached_policies() {
         CertKind::Valid,
         Response::policy(ENFORCE),
     );
-    let yaml = "proactive_policy_fetching:\n  enabled: yes\n  interval: 1\n  grace_ratio: 2\n";
+    let yaml = "proactive_policy_fetching:\n  enabled: yes\n  interval: 3600\n  grace_ratio: 2\n";
     let daemon = kit.start_tcp(yaml).await;
     let addr = daemon.addr.unwrap();
     assert!(
@@ -230,23 +240,26 @@ async fn proactive_fetching_refreshes_cached_policies() {
         "mta-sts.example.com",
         mta_sts_testkit::HostConfig::valid(Response::policy(&changed)),
     );
-    let mut picked_up = false;
-    for _ in 0..60 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if query(addr, "postfix", "example.com")
+    // Before the interval has passed, nothing is fetched again.
+    tokio::time::sleep(Duration::from_secs(1700)).await;
+    assert!(
+        query(addr, "postfix", "example.com")
             .await
-            .contains("new.example.com")
-        {
-            picked_up = true;
-            break;
-        }
-    }
-    assert!(picked_up, "the changed policy was not fetched proactively");
+            .contains("mail.example.com")
+    );
+    // After it (and a little jitter), the pass has run.
+    tokio::time::sleep(Duration::from_secs(2000)).await;
+    let answer = query(addr, "postfix", "example.com").await;
+    assert!(
+        answer.contains("new.example.com"),
+        "the changed policy was not fetched proactively: {answer}"
+    );
     assert!(kit.https.requests("mta-sts.example.com").len() >= 2);
     daemon.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
+/// On the paused clock, which the daemon's clock follows.
+#[tokio::test(start_paused = true)]
 async fn cache_grace_then_id_change_then_expiry() {
     let kit = Kit::start().await;
     kit.publish(
@@ -255,7 +268,6 @@ async fn cache_grace_then_id_change_then_expiry() {
         CertKind::Valid,
         Response::policy(ENFORCE),
     );
-    // Times are whole seconds, so a grace of 2 s is at least 1 s of real time.
     let daemon = kit.start_tcp("cache_grace: 2\n").await;
     let addr = daemon.addr.unwrap();
     let first = query(addr, "postfix", "example.com").await;
@@ -276,7 +288,7 @@ async fn cache_grace_then_id_change_then_expiry() {
     assert_eq!(query(addr, "postfix", "example.com").await, first);
     assert_eq!(kit.dns.query_count("_mta-sts.example.com"), queries);
     // After it, the id is checked again and the new policy fetched.
-    tokio::time::sleep(Duration::from_millis(3200)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let second = query(addr, "postfix", "example.com").await;
     assert!(second.contains("match=new.example.org"), "{second}");
     // CACHE-1: once max_age has passed with no way to refresh, the policy is no longer applied.
@@ -285,8 +297,15 @@ async fn cache_grace_then_id_change_then_expiry() {
         "mta-sts.example.com",
         mta_sts_testkit::HostConfig::valid(Response::status(500)),
     );
-    // max_age 2 in whole seconds: expired at most 4 s after the fetch.
-    tokio::time::sleep(Duration::from_millis(4200)).await;
+    // Within its max_age (2 s) the new policy still applies...
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        query(addr, "postfix", "example.com")
+            .await
+            .contains("match=new.example.org")
+    );
+    // ...and after it, it no longer does.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(query(addr, "postfix", "example.com").await, "NOTFOUND ");
     daemon.shutdown().await;
 }

@@ -4,7 +4,7 @@ use mta_sts_fetch::{CertificateProblem, FetchError};
 use mta_sts_resolver::{FetchFailure, ResultType};
 use mta_sts_testkit::{CertKind, Response};
 
-use crate::kit::{ENFORCE, Kit};
+use crate::kit::{ENFORCE, Kit, d};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -25,7 +25,7 @@ async fn fetch_1_certificate_checks() {
     ] {
         kit.host(domain, cert, Response::policy(ENFORCE));
         assert_eq!(
-            https.fetch(domain).await.unwrap(),
+            https.fetch(&d(domain)).await.unwrap(),
             ENFORCE.as_bytes(),
             "{cert:?}"
         );
@@ -39,7 +39,7 @@ async fn fetch_1_certificate_checks() {
     ];
     for (domain, cert) in refused {
         kit.host(domain, cert, Response::policy(ENFORCE));
-        let err = https.fetch(domain).await.unwrap_err();
+        let err = https.fetch(&d(domain)).await.unwrap_err();
         assert!(err.is_certificate(), "{cert:?}: {err}");
         assert_eq!(err.result_type(), ResultType::StsWebpkiInvalid);
         assert_eq!(
@@ -48,7 +48,7 @@ async fn fetch_1_certificate_checks() {
             "no request is sent over an unverified connection"
         );
     }
-    let err = https.fetch("expired.example").await.unwrap_err();
+    let err = https.fetch(&d("expired.example")).await.unwrap_err();
     let FetchError::Certificate {
         problem: CertificateProblem::Expired { .. },
         ..
@@ -61,7 +61,7 @@ async fn fetch_1_certificate_checks() {
             .starts_with("tls: certificate for mta-sts.expired.example expired 20"),
         "{err}"
     );
-    let err = https.fetch("name.example").await.unwrap_err();
+    let err = https.fetch(&d("name.example")).await.unwrap_err();
     assert!(
         matches!(
             &err,
@@ -88,7 +88,7 @@ async fn fetch_3_status_200_only_and_no_redirects() {
             ..Response::status(code)
         };
         kit.host("moved.example", CertKind::Valid, redirect);
-        let err = https.fetch("moved.example").await.unwrap_err();
+        let err = https.fetch(&d("moved.example")).await.unwrap_err();
         assert!(
             matches!(err, FetchError::Redirect { status, .. } if status == code),
             "{err}"
@@ -112,7 +112,7 @@ async fn fetch_3_status_200_only_and_no_redirects() {
             body
         };
         kit.host("status.example", CertKind::Valid, body);
-        let err = https.fetch("status.example").await.unwrap_err();
+        let err = https.fetch(&d("status.example")).await.unwrap_err();
         assert!(
             matches!(err, FetchError::Status(c) if c == code),
             "{code}: {err}"
@@ -126,8 +126,8 @@ async fn fetch_4_no_http_caching() {
     let kit = Kit::start().await;
     let (_, https) = kit.clients(T);
     kit.host("example.com", CertKind::Valid, Response::policy(ENFORCE));
-    https.fetch("example.com").await.unwrap();
-    https.fetch("example.com").await.unwrap();
+    https.fetch(&d("example.com")).await.unwrap();
+    https.fetch(&d("example.com")).await.unwrap();
     let requests = kit.https.requests("mta-sts.example.com");
     assert_eq!(requests.len(), 2);
     for r in &requests {
@@ -152,10 +152,10 @@ async fn fetch_5_media_type() {
         "Text/Plain",
     ] {
         kit.host("example.com", CertKind::Valid, with_type(ok));
-        assert!(https.fetch("example.com").await.is_ok(), "{ok}");
+        assert!(https.fetch(&d("example.com")).await.is_ok(), "{ok}");
     }
     kit.host("example.com", CertKind::Valid, with_type("text/html"));
-    let err = https.fetch("example.com").await.unwrap_err();
+    let err = https.fetch(&d("example.com")).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "http: Content-Type \"text/html\", expected text/plain"
@@ -169,7 +169,7 @@ async fn fetch_5_media_type() {
         },
     );
     assert!(matches!(
-        https.fetch("example.com").await.unwrap_err(),
+        https.fetch(&d("example.com")).await.unwrap_err(),
         FetchError::ContentType(None)
     ));
 }
@@ -179,7 +179,7 @@ async fn fetch_6_sni_is_the_policy_host_and_dns_is_ours() {
     let kit = Kit::start().await;
     let (_, https) = kit.clients(T);
     kit.host("example.com", CertKind::Valid, Response::policy(ENFORCE));
-    https.fetch("example.com").await.unwrap();
+    https.fetch(&d("example.com")).await.unwrap();
     let r = &kit.https.requests("mta-sts.example.com")[0];
     assert_eq!(r.sni.as_deref(), Some("mta-sts.example.com"));
     assert!(
@@ -201,7 +201,7 @@ async fn fetch_8_size_limits() {
     big.truncate(65_537);
     kit.host("static.example", CertKind::Valid, Response::policy(&big));
     assert!(matches!(
-        https.fetch("static.example").await.unwrap_err(),
+        https.fetch(&d("static.example")).await.unwrap_err(),
         FetchError::TooLarge { limit: 65_536 }
     ));
     kit.host(
@@ -213,7 +213,7 @@ async fn fetch_8_size_limits() {
         },
     );
     assert!(matches!(
-        https.fetch("chunked.example").await.unwrap_err(),
+        https.fetch(&d("chunked.example")).await.unwrap_err(),
         FetchError::TooLarge { limit: 65_536 }
     ));
     kit.host(
@@ -225,7 +225,7 @@ async fn fetch_8_size_limits() {
         },
     );
     let started = std::time::Instant::now();
-    let err = https.fetch("huge.example").await.unwrap_err();
+    let err = https.fetch(&d("huge.example")).await.unwrap_err();
     assert!(matches!(err, FetchError::TooLarge { .. }), "{err}");
     assert!(
         started.elapsed() < T,
@@ -235,7 +235,10 @@ async fn fetch_8_size_limits() {
     let mut exact = big.clone();
     exact.truncate(65_536);
     kit.host("exact.example", CertKind::Valid, Response::policy(&exact));
-    assert_eq!(https.fetch("exact.example").await.unwrap().len(), 65_536);
+    assert_eq!(
+        https.fetch(&d("exact.example")).await.unwrap().len(),
+        65_536
+    );
 }
 
 #[tokio::test]
@@ -256,7 +259,7 @@ async fn policy_host_via_cname() {
         mta_sts_testkit::HostConfig::valid(Response::policy(ENFORCE)),
     );
     assert_eq!(
-        https.fetch("user.example").await.unwrap(),
+        https.fetch(&d("user.example")).await.unwrap(),
         ENFORCE.as_bytes()
     );
     assert_eq!(
@@ -272,7 +275,7 @@ async fn http1_path() {
     let (_, https) = mta_sts_fetch::clients(&kit.config(T).with_http2(false)).unwrap();
     kit.host("example.com", CertKind::Valid, Response::policy(ENFORCE));
     assert_eq!(
-        https.fetch("example.com").await.unwrap(),
+        https.fetch(&d("example.com")).await.unwrap(),
         ENFORCE.as_bytes()
     );
     let r = &kit.https.requests("mta-sts.example.com")[0];
@@ -287,7 +290,7 @@ async fn http1_path() {
         },
     );
     assert_eq!(
-        https.fetch("chunked.example").await.unwrap(),
+        https.fetch(&d("chunked.example")).await.unwrap(),
         ENFORCE.as_bytes()
     );
     let big = "x".repeat(65_537);
@@ -300,7 +303,7 @@ async fn http1_path() {
         },
     );
     assert!(matches!(
-        https.fetch("big.example").await.unwrap_err(),
+        https.fetch(&d("big.example")).await.unwrap_err(),
         FetchError::TooLarge { .. }
     ));
     kit.host(
@@ -312,12 +315,12 @@ async fn http1_path() {
         },
     );
     assert!(matches!(
-        https.fetch("huge.example").await.unwrap_err(),
+        https.fetch(&d("huge.example")).await.unwrap_err(),
         FetchError::TooLarge { .. }
     ));
     kit.host("moved.example", CertKind::Valid, Response::status(302));
     assert!(matches!(
-        https.fetch("moved.example").await.unwrap_err(),
+        https.fetch(&d("moved.example")).await.unwrap_err(),
         FetchError::Redirect { status: 302, .. }
     ));
     let trickle = Response {
@@ -328,7 +331,7 @@ async fn http1_path() {
     let (_, short) =
         mta_sts_fetch::clients(&kit.config(Duration::from_secs(1)).with_http2(false)).unwrap();
     assert!(matches!(
-        short.fetch("slow.example").await.unwrap_err(),
+        short.fetch(&d("slow.example")).await.unwrap_err(),
         FetchError::Timeout(_)
     ));
 }

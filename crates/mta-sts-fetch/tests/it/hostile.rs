@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 use mta_sts_fetch::{DnsError, FetchConfig, FetchError, Proxy, clients};
 use mta_sts_testkit::{CertKind, DnsBehavior, Response, SilentServer, TestDns};
 
-use crate::kit::{ENFORCE, Kit};
+use mta_sts_resolver::TxtAnswer;
+
+use crate::kit::{ENFORCE, Kit, d};
 
 const DEADLINE: Duration = Duration::from_secs(2);
 const MARGIN: Duration = Duration::from_millis(1500);
@@ -30,7 +32,7 @@ async fn fetch_8_trickling_body_fails_at_the_deadline() {
         ..Response::policy(ENFORCE)
     };
     kit.host("slow.example", CertKind::Valid, trickle);
-    let err = bounded(https.fetch("slow.example")).await.unwrap_err();
+    let err = bounded(https.fetch(&d("slow.example"))).await.unwrap_err();
     assert!(
         matches!(err, FetchError::Timeout(d) if d == DEADLINE),
         "{err}"
@@ -51,7 +53,7 @@ async fn server_that_never_answers() {
         },
     );
     assert!(matches!(
-        bounded(https.fetch("hang.example")).await,
+        bounded(https.fetch(&d("hang.example"))).await,
         Err(FetchError::Timeout(_))
     ));
     kit.host(
@@ -63,7 +65,7 @@ async fn server_that_never_answers() {
         },
     );
     assert!(matches!(
-        bounded(https.fetch("late.example")).await,
+        bounded(https.fetch(&d("late.example"))).await,
         Err(FetchError::Timeout(_))
     ));
 }
@@ -76,7 +78,7 @@ async fn port_that_accepts_and_never_speaks() {
     let (_, https) = clients(&config).unwrap();
     kit.dns.add_a("mta-sts.silent.example", Ipv4Addr::LOCALHOST);
     assert!(matches!(
-        bounded(https.fetch("silent.example")).await,
+        bounded(https.fetch(&d("silent.example"))).await,
         Err(FetchError::Timeout(_))
     ));
 }
@@ -92,7 +94,9 @@ async fn connection_refused_is_a_connect_error() {
         .port();
     let (_, https) = clients(&kit.config(DEADLINE).with_https_port(port)).unwrap();
     kit.dns.add_a("mta-sts.closed.example", Ipv4Addr::LOCALHOST);
-    let err = bounded(https.fetch("closed.example")).await.unwrap_err();
+    let err = bounded(https.fetch(&d("closed.example")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, FetchError::Connect { .. }), "{err}");
 }
 
@@ -113,15 +117,20 @@ async fn dns_servfail_refused_and_silence() {
         .set_behavior("_mta-sts.fail.example", DnsBehavior::NoResponse);
     let err = bounded(dns.txt("_mta-sts.fail.example")).await.unwrap_err();
     assert!(matches!(err, DnsError::Timeout { .. }), "{err}");
-    // NXDOMAIN and NODATA are "no record", not errors.
+    // NXDOMAIN and NODATA are answers, not errors, and told apart.
     assert_eq!(
         dns.txt("_mta-sts.nothing.example").await.unwrap(),
-        Vec::<Vec<Vec<u8>>>::new()
+        TxtAnswer::NoSuchName
     );
     kit.dns.add_a("nodata.example", Ipv4Addr::LOCALHOST);
-    assert!(dns.txt("nodata.example").await.unwrap().is_empty());
+    assert_eq!(
+        dns.txt("nodata.example").await.unwrap(),
+        TxtAnswer::NoRecords
+    );
     // The policy host does not resolve.
-    let err = bounded(https.fetch("nohost.example")).await.unwrap_err();
+    let err = bounded(https.fetch(&d("nohost.example")))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, FetchError::Dns(DnsError::NoAddress { .. })),
         "{err}"
@@ -140,7 +149,7 @@ async fn dns_server_that_never_answers_anything() {
     let (dns, https) = clients(&config).unwrap();
     let err = bounded(dns.txt("_mta-sts.example.com")).await.unwrap_err();
     assert!(matches!(err, DnsError::Timeout { .. }), "{err}");
-    let err = bounded(https.fetch("example.com")).await.unwrap_err();
+    let err = bounded(https.fetch(&d("example.com"))).await.unwrap_err();
     assert!(
         matches!(
             err,

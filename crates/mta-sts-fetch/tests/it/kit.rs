@@ -36,3 +36,13 @@ impl Kit {
         clients(&self.config(timeout)).unwrap()
     }
 }
+
+/// A policy domain.
+pub(crate) fn d(name: &str) -> mta_sts_policy::Domain {
+    name.parse().unwrap()
+}
+
+/// `secs` seconds after the epoch.
+pub(crate) fn at(secs: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_secs(secs)
+}

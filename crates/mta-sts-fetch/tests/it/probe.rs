@@ -1,11 +1,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use mta_sts_fetch::{CertificateProblem, FetchError, MxRecord, TlsProbe};
+use mta_sts_fetch::{CertificateProblem, FetchError, HttpVersion, MxRecord, TlsProbe, TlsVersion};
 use mta_sts_testkit::{CertKind, Response};
 use tokio::net::TcpStream;
 
-use crate::kit::{ENFORCE, Kit};
+use crate::kit::{ENFORCE, Kit, at, d};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -19,21 +19,21 @@ async fn fetch_from_one_address_reports_tls_and_http_details() {
         Response::policy(ENFORCE),
     );
     let (_, https) = kit.clients(Duration::from_secs(5));
-    let attempt = https.fetch_from("example.com", LOCAL).await;
+    let attempt = https.fetch_from(&d("example.com"), LOCAL).await;
     assert_eq!(attempt.address.ip(), LOCAL);
     assert_eq!(attempt.address.port(), kit.https.addr().port());
     assert_eq!(attempt.result.unwrap(), ENFORCE.as_bytes());
     let tls = attempt.tls.unwrap();
-    assert_eq!(tls.version, "TLS 1.3");
+    assert_eq!(tls.version, TlsVersion::Tls13);
     // rcgen's default notAfter is 4096-01-01.
-    assert_eq!(tls.not_after, Some(67_090_118_400));
+    assert_eq!(tls.not_after, Some(at(67_090_118_400)));
     assert_eq!(attempt.status, Some(200));
     assert_eq!(attempt.content_type.as_deref(), Some("text/plain"));
-    assert_eq!(attempt.http_version.as_deref(), Some("HTTP/2"));
+    assert_eq!(attempt.http_version, Some(HttpVersion::Http2));
 
     // FETCH-3: a 404 still shows the TLS details and the status.
     kit.host("gone.example", CertKind::Valid, Response::status(404));
-    let attempt = https.fetch_from("gone.example", LOCAL).await;
+    let attempt = https.fetch_from(&d("gone.example"), LOCAL).await;
     assert!(matches!(attempt.result, Err(FetchError::Status(404))));
     assert!(attempt.tls.is_some());
     assert_eq!(attempt.status, Some(404));
@@ -44,7 +44,7 @@ async fn fetch_from_one_address_reports_tls_and_http_details() {
         CertKind::Expired,
         Response::policy(ENFORCE),
     );
-    let attempt = https.fetch_from("expired.example", LOCAL).await;
+    let attempt = https.fetch_from(&d("expired.example"), LOCAL).await;
     assert!(attempt.tls.is_none());
     assert!(matches!(
         attempt.result,
@@ -69,7 +69,7 @@ async fn tls_probe_checks_the_name_over_any_stream() {
 
     let tcp = TcpStream::connect(kit.https.addr()).await.unwrap();
     let details = probe.handshake("mta-sts.example.com", tcp).await.unwrap();
-    assert_eq!(details.version, "TLS 1.3");
+    assert_eq!(details.version, TlsVersion::Tls13);
 
     // MATCH-7: the presented names are shown plainly.
     let tcp = TcpStream::connect(kit.https.addr()).await.unwrap();

@@ -3,7 +3,7 @@ use std::time::Duration;
 use mta_sts_fetch::{FetchError, Proxy, clients};
 use mta_sts_testkit::{CertKind, ConnectProxy, HostConfig, Response};
 
-use crate::kit::{ENFORCE, Kit};
+use crate::kit::{ENFORCE, Kit, d};
 
 #[tokio::test]
 async fn https_through_a_connect_proxy_with_certificate_checks_unchanged() {
@@ -20,7 +20,7 @@ async fn https_through_a_connect_proxy_with_certificate_checks_unchanged() {
         HostConfig::valid(Response::policy(ENFORCE)),
     );
     assert_eq!(
-        https.fetch("proxied.example").await.unwrap(),
+        https.fetch(&d("proxied.example")).await.unwrap(),
         ENFORCE.as_bytes()
     );
     assert_eq!(
@@ -37,14 +37,14 @@ async fn https_through_a_connect_proxy_with_certificate_checks_unchanged() {
     kit.https.set_host("mta-sts.badcert.example", expired);
     assert!(
         https
-            .fetch("badcert.example")
+            .fetch(&d("badcert.example"))
             .await
             .unwrap_err()
             .is_certificate()
     );
     // NO_PROXY hosts are reached directly.
     kit.host("direct.example", CertKind::Valid, Response::policy(ENFORCE));
-    https.fetch("direct.example").await.unwrap();
+    https.fetch(&d("direct.example")).await.unwrap();
     assert_eq!(proxy.tunnels(), 2);
 }
 
@@ -57,7 +57,7 @@ async fn proxy_refusal_is_reported() {
         no_proxy: String::new(),
     });
     let (_, https) = clients(&config).unwrap();
-    let err = https.fetch("example.com").await.unwrap_err();
+    let err = https.fetch(&d("example.com")).await.unwrap_err();
     assert!(
         matches!(&err, FetchError::Proxy(m) if m.contains("403 Forbidden")),
         "{err}"

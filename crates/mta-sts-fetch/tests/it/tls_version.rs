@@ -6,7 +6,7 @@ use mta_sts_resolver::{FetchFailure, ResultType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::kit::Kit;
+use crate::kit::{Kit, d};
 
 /// The protocol versions offered in a ClientHello's supported_versions extension (RFC 8446 §4.2.1).
 fn offered_versions(hello: &[u8]) -> Vec<u16> {
@@ -58,7 +58,7 @@ async fn fetch_7_tls_1_0_only_server_is_refused() {
     });
     kit.dns.add_a("mta-sts.old.example", Ipv4Addr::LOCALHOST);
     let (_, https) = clients(&kit.config(Duration::from_secs(3)).with_https_port(port)).unwrap();
-    let err = https.fetch("old.example").await.unwrap_err();
+    let err = https.fetch(&d("old.example")).await.unwrap_err();
     assert!(matches!(err, FetchError::Tls { .. }), "{err}");
     assert_eq!(err.result_type(), ResultType::StsPolicyFetchError);
     let hello = server.await.unwrap();

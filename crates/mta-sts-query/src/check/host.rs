@@ -1,7 +1,9 @@
 //! Steps 3 and 4: the policy host `mta-sts.DOMAIN` on each of its addresses, and the policy file.
 
 use mta_sts_fetch::{DnsClient, FetchError, PolicyAttempt, PolicyClient};
-use mta_sts_policy::{Mode, Policy, Severity, lint_for_domain};
+use std::time::SystemTime;
+
+use mta_sts_policy::{Domain, Mode, Policy, Severity, lint_for_domain};
 
 use super::{Finding, PolicySnapshot, Step, Verdict, expiry, human_secs};
 
@@ -15,10 +17,10 @@ const MAX_AGE_ADVISED: u32 = 604_800;
 pub(super) async fn policy_host(
     dns: &DnsClient,
     https: &PolicyClient,
-    domain: &str,
-    now: u64,
+    domain: &Domain,
+    now: SystemTime,
 ) -> (Step, Option<Vec<u8>>) {
-    let host = crate::query::policy_host(domain);
+    let host = domain.policy_host();
     let title = format!("policy host ({host})");
     let mut findings = Vec::new();
     if let Ok(chain) = dns.cname_chain(&host).await
@@ -66,7 +68,7 @@ pub(super) async fn policy_host(
 fn attempt_findings(
     attempt: &PolicyAttempt,
     host: &str,
-    now: u64,
+    now: SystemTime,
     findings: &mut Vec<Finding>,
 ) -> Option<Vec<u8>> {
     let ip = attempt.address.ip();
@@ -104,7 +106,9 @@ fn attempt_findings(
                     "{ip}: {} bytes in {} ms over {}",
                     body.len(),
                     attempt.elapsed.as_millis(),
-                    attempt.http_version.as_deref().unwrap_or("HTTP")
+                    attempt
+                        .http_version
+                        .map_or_else(|| "HTTP".to_owned(), |v| v.to_string())
                 ),
             ));
             Some(body.clone())
@@ -162,12 +166,9 @@ fn classify(error: &FetchError, host: &str) -> (&'static str, String) {
 /// Step 4: lint the body and describe the policy. Returns the snapshot and policy when valid.
 pub(super) fn policy_file(
     body: Option<&[u8]>,
-    domain: &str,
+    domain: &Domain,
 ) -> (Step, Option<(PolicySnapshot, Policy)>) {
-    let title = format!(
-        "policy file (https://{}/.well-known/mta-sts.txt)",
-        crate::query::policy_host(domain)
-    );
+    let title = format!("policy file ({})", domain.policy_url());
     let Some(body) = body else {
         let finding = Finding::error(
             "POL-1",
@@ -176,7 +177,7 @@ pub(super) fn policy_file(
         .fix("fix the policy host first");
         return (Step::new("policy", title, vec![finding]), None);
     };
-    let diagnostics = lint_for_domain(body, domain);
+    let diagnostics = lint_for_domain(body, domain.as_str());
     let mut findings: Vec<Finding> = diagnostics
         .iter()
         .map(|d| {

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mta_sts_policy::Domain;
+
 use mta_sts_fetch::{DnsClient, PolicyClient, TlsProbe};
 use serde::Serialize;
 
@@ -174,19 +176,19 @@ pub(crate) async fn run(
     dns: &DnsClient,
     https: &PolicyClient,
     probe: &TlsProbe,
-    domain: &str,
+    domain: &Domain,
     options: CheckOptions,
 ) -> CheckReport {
-    let now = unix_now();
+    let now = SystemTime::now();
     let mut steps = Vec::with_capacity(7);
-    let (step, sts_id) = txt::sts(dns, domain).await;
+    let (step, sts_id) = txt::sts(dns, domain.as_str()).await;
     steps.push(step);
-    steps.push(txt::tlsrpt(dns, domain).await);
+    steps.push(txt::tlsrpt(dns, domain.as_str()).await);
     let (step, body) = host::policy_host(dns, https, domain, now).await;
     steps.push(step);
     let (step, policy) = host::policy_file(body.as_deref(), domain);
     steps.push(step);
-    let (step, mx_hosts) = mx::mx(dns, domain, policy.as_ref().map(|(_, p)| p)).await;
+    let (step, mx_hosts) = mx::mx(dns, domain.as_str(), policy.as_ref().map(|(_, p)| p)).await;
     steps.push(step);
     steps.push(if options.smtp {
         smtp::smtp(
@@ -222,8 +224,8 @@ pub(crate) async fn run(
     let verdict = steps.iter().map(|s| s.verdict).max().unwrap_or(Verdict::Ok);
     CheckReport {
         schema_version: SCHEMA_VERSION,
-        domain: domain.to_owned(),
-        checked_at: now,
+        domain: domain.to_string(),
+        checked_at: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         verdict,
         summary,
         sts_id,
@@ -234,16 +236,14 @@ pub(crate) async fn run(
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// `not_after` as a date and the days left from `now`, with a verdict: error when expired,
 /// warning under [`EXPIRY_WARNING_DAYS`].
-pub(crate) fn expiry(not_after: u64, now: u64) -> (Verdict, String) {
-    let days = (i128::from(not_after) - i128::from(now)).div_euclid(86_400);
+pub(crate) fn expiry(not_after: SystemTime, now: SystemTime) -> (Verdict, String) {
+    let seconds = |t: SystemTime| match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i128::from(d.as_secs()),
+        Err(e) => -i128::from(e.duration().as_secs()),
+    };
+    let days = (seconds(not_after) - seconds(now)).div_euclid(86_400);
     let date = mta_sts_fetch::utc_date(not_after);
     if not_after <= now {
         (Verdict::Error, format!("expired {date}"))
@@ -284,13 +284,14 @@ mod tests {
 
     #[test]
     fn expiry_verdicts() {
-        let now = 1_704_067_200;
-        assert_eq!(expiry(now - 1, now).0, Verdict::Error);
+        let now = UNIX_EPOCH + Duration::from_secs(1_704_067_200);
+        let days = |n: u64| Duration::from_secs(n * 86_400);
+        assert_eq!(expiry(now - Duration::from_secs(1), now).0, Verdict::Error);
         assert_eq!(
-            expiry(now + 7 * 86_400, now),
+            expiry(now + days(7), now),
             (Verdict::Warning, "expires 2024-01-08, in 7 days".to_owned())
         );
-        assert_eq!(expiry(now + 90 * 86_400, now).0, Verdict::Ok);
+        assert_eq!(expiry(now + days(90), now).0, Verdict::Ok);
         assert_eq!(human_secs(604_800), "7 days");
         assert_eq!(human_secs(86_400), "1 day");
         assert_eq!(human_secs(7200), "2 hours");

@@ -31,7 +31,7 @@ pub(super) async fn smtp(
     hosts: &[String],
     port: u16,
     timeout: Duration,
-    now: u64,
+    now: std::time::SystemTime,
 ) -> Step {
     let title = format!("SMTP STARTTLS on the MX hosts (port {port})");
     if hosts.is_empty() {
@@ -90,7 +90,7 @@ async fn check_host(
     probe: &TlsProbe,
     host: &str,
     port: u16,
-    now: u64,
+    now: std::time::SystemTime,
 ) -> Vec<Finding> {
     let addresses = match dns.addresses(host).await {
         Ok(addresses) => addresses,

@@ -14,7 +14,7 @@ pub(super) async fn sts(dns: &DnsClient, domain: &str) -> (Step, Option<String>)
     let title = format!("_mta-sts TXT record ({name})");
     let mut findings = chain(dns, &name, "TXT-11").await;
     let records = match dns.txt(&name).await {
-        Ok(records) => records,
+        Ok(answer) => answer.records().to_vec(),
         Err(e) => {
             findings.push(
                 Finding::error("TXT-1", format!("lookup failed: {e}"))
@@ -77,7 +77,7 @@ pub(super) async fn tlsrpt(dns: &DnsClient, domain: &str) -> Step {
     let title = format!("_smtp._tls TXT record ({name})");
     let mut findings = chain(dns, &name, "RPT-1").await;
     let records = match dns.txt(&name).await {
-        Ok(records) => records,
+        Ok(answer) => answer.records().to_vec(),
         Err(e) => {
             findings.push(Finding::error("RPT-1", format!("lookup failed: {e}")));
             return Step::new("tlsrpt-txt", title, findings);

@@ -142,14 +142,12 @@ async fn correct_deployment_is_all_ok() {
     // The SMTP server saw STARTTLS with the MX name as SNI (RFC 8461 §7.1).
     // A session is recorded when the server's side of it ends, which may be just after the
     // client has exited: wait for both, boundedly.
-    let mut snis: Vec<String> = Vec::new();
-    for _ in 0..100 {
-        snis = smtp.sessions().into_iter().filter_map(|s| s.sni).collect();
-        if snis.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let mut snis = mta_sts_testkit::eventually(std::time::Duration::from_secs(5), || {
+        let snis: Vec<String> = smtp.sessions().into_iter().filter_map(|s| s.sni).collect();
+        std::future::ready((snis.len() >= 2).then_some(snis))
+    })
+    .await
+    .expect("both sessions were recorded");
     snis.sort();
     assert_eq!(snis, ["mx1.example.com", "mx2.example.net"]);
 

@@ -1,7 +1,9 @@
 use mta_sts_resolver::{CacheReason, NoPolicy, NoRecord, Outcome, ResultType, Stage};
 use mta_sts_txt::SelectError;
 
-use crate::fakes::{Body, ENFORCE, Txt, World};
+use mta_sts_resolver::TxtAnswer;
+
+use crate::fakes::{Body, ENFORCE, Txt, World, d, secs};
 
 #[tokio::test]
 async fn fetch_9_failed_fetch_not_retried_for_five_minutes_per_id() {
@@ -9,11 +11,11 @@ async fn fetch_9_failed_fetch_not_retried_for_five_minutes_per_id() {
     w.dns.set_id("example.com", "a1");
     w.https.serve("example.com", Body::Status(500));
     assert!(matches!(
-        w.resolver.lookup("example.com").await.outcome(),
+        w.resolver.lookup(&d("example.com")).await.outcome(),
         Outcome::Failure(_)
     ));
-    w.clock.advance(60);
-    let out = w.resolver.lookup("example.com").await;
+    w.clock.advance(secs(60));
+    let out = w.resolver.lookup(&d("example.com")).await;
     assert!(matches!(out.outcome(), Outcome::Failure(_)));
     assert_eq!(
         w.https.fetches("example.com"),
@@ -22,13 +24,13 @@ async fn fetch_9_failed_fetch_not_retried_for_five_minutes_per_id() {
     );
     // A new id is fetched as soon as it is seen (after the short failure recheck interval).
     w.dns.set_id("example.com", "b2");
-    w.clock.advance(31);
-    w.resolver.lookup("example.com").await;
+    w.clock.advance(secs(31));
+    let _ = w.resolver.lookup(&d("example.com")).await;
     assert_eq!(w.https.fetches("example.com"), 2);
     // The old id again after the backoff: retried.
     w.dns.set_id("example.com", "a1");
-    w.clock.advance(210);
-    w.resolver.lookup("example.com").await;
+    w.clock.advance(secs(210));
+    let _ = w.resolver.lookup(&d("example.com")).await;
     assert_eq!(w.https.fetches("example.com"), 3);
 }
 
@@ -38,16 +40,16 @@ async fn a_failing_domain_costs_one_dns_query_per_recheck_interval() {
     w.dns.set_id("example.com", "a1");
     w.https.serve("example.com", Body::Status(500));
     for _ in 0..5 {
-        let out = w.resolver.lookup("example.com").await;
+        let out = w.resolver.lookup(&d("example.com")).await;
         assert!(matches!(out.outcome(), Outcome::Failure(_)));
     }
     assert_eq!(w.dns.queries(), 1, "failures are remembered for a while");
     assert_eq!(w.https.fetches("example.com"), 1);
     // After the recheck interval the TXT record is read again; the fetch is still in its
     // FETCH-9 backoff, so no HTTPS request.
-    w.clock.advance(31);
+    w.clock.advance(secs(31));
     assert!(matches!(
-        w.resolver.lookup("example.com").await.outcome(),
+        w.resolver.lookup(&d("example.com")).await.outcome(),
         Outcome::Failure(_)
     ));
     assert_eq!(w.dns.queries(), 2);
@@ -55,19 +57,19 @@ async fn a_failing_domain_costs_one_dns_query_per_recheck_interval() {
     // Steady traffic does not keep the memory alive: a lookup every 10 s still reads the TXT
     // record again once 30 s have passed since the last real check.
     for _ in 0..3 {
-        w.clock.advance(10);
-        w.resolver.lookup("example.com").await;
+        w.clock.advance(secs(10));
+        let _ = w.resolver.lookup(&d("example.com")).await;
     }
     assert_eq!(w.dns.queries(), 3);
     // The same with a cached policy: it keeps applying, with the failure as the reason.
     let w = World::new();
     w.publish("example.com", "a1", ENFORCE);
-    w.resolver.lookup("example.com").await;
+    let _ = w.resolver.lookup(&d("example.com")).await;
     w.dns.set_id("example.com", "b2");
     w.https.serve("example.com", Body::Status(500));
-    w.clock.advance(61);
+    w.clock.advance(secs(61));
     for _ in 0..3 {
-        let out = w.resolver.lookup("example.com").await;
+        let out = w.resolver.lookup(&d("example.com")).await;
         assert!(matches!(
             out.outcome(),
             Outcome::Cached {
@@ -84,7 +86,7 @@ async fn fetch_10_fetch_failure_without_cache_is_typed() {
     let w = World::new();
     w.dns.set_id("example.com", "a1");
     w.https.serve("example.com", Body::Status(500));
-    let out = w.resolver.lookup("example.com").await;
+    let out = w.resolver.lookup(&d("example.com")).await;
     let Outcome::Failure(f) = out.outcome() else {
         panic!("{:?}", out.outcome())
     };
@@ -100,7 +102,7 @@ async fn rpt_12_result_types() {
     let w = World::new();
     w.dns.set_id("cert.example", "a1");
     w.https.serve("cert.example", Body::BadCertificate);
-    let out = w.resolver.lookup("cert.example").await;
+    let out = w.resolver.lookup(&d("cert.example")).await;
     assert_eq!(
         out.outcome().failure().unwrap().result_type(),
         ResultType::StsWebpkiInvalid
@@ -110,7 +112,7 @@ async fn rpt_12_result_types() {
         "bad.example",
         Body::Policy("version: STSv1\nmode: enforce\nmax_age: 1\n".into()),
     );
-    let out = w.resolver.lookup("bad.example").await;
+    let out = w.resolver.lookup(&d("bad.example")).await;
     let f = out.outcome().failure().unwrap();
     assert_eq!(
         (f.stage(), f.result_type()),
@@ -122,10 +124,10 @@ async fn rpt_12_result_types() {
 async fn fetch_11_unchanged_id_makes_no_https_request() {
     let w = World::new();
     w.publish("example.com", "a1", ENFORCE);
-    w.resolver.lookup("example.com").await;
+    let _ = w.resolver.lookup(&d("example.com")).await;
     for _ in 0..5 {
-        w.clock.advance(61);
-        let out = w.resolver.lookup("example.com").await;
+        w.clock.advance(secs(61));
+        let out = w.resolver.lookup(&d("example.com")).await;
         assert!(matches!(
             out.outcome(),
             Outcome::Cached {
@@ -143,18 +145,23 @@ async fn txt_9_not_exactly_one_record_is_no_policy() {
     let rec = |s: &str| vec![s.as_bytes().to_vec()];
     w.dns.set(
         "two.example",
-        Txt::Records(vec![rec("v=STSv1; id=a"), rec("v=STSv1; id=b")]),
+        Txt::Answer(TxtAnswer::Records(vec![
+            rec("v=STSv1; id=a"),
+            rec("v=STSv1; id=b"),
+        ])),
     );
-    let out = w.resolver.lookup("two.example").await;
+    let out = w.resolver.lookup(&d("two.example")).await;
     assert!(matches!(
         out.outcome(),
         Outcome::NoPolicy(NoPolicy::NoRecord(NoRecord::Unusable(
             SelectError::Ambiguous { count: 2, .. }
         )))
     ));
-    w.dns
-        .set("spf.example", Txt::Records(vec![rec("v=spf1 -all")]));
-    let out = w.resolver.lookup("spf.example").await;
+    w.dns.set(
+        "spf.example",
+        Txt::Answer(TxtAnswer::Records(vec![rec("v=spf1 -all")])),
+    );
+    let out = w.resolver.lookup(&d("spf.example")).await;
     assert!(matches!(
         out.outcome(),
         Outcome::NoPolicy(NoPolicy::NoRecord(NoRecord::Unusable(
@@ -172,10 +179,13 @@ async fn txt_10_multi_string_record() {
     let w = World::new();
     w.dns.set(
         "example.com",
-        Txt::Records(vec![vec![b"v=STSv1; id=".to_vec(), b"abc123".to_vec()]]),
+        Txt::Answer(TxtAnswer::Records(vec![vec![
+            b"v=STSv1; id=".to_vec(),
+            b"abc123".to_vec(),
+        ]])),
     );
     w.https.serve("example.com", Body::Policy(ENFORCE.into()));
-    let out = w.resolver.lookup("example.com").await;
+    let out = w.resolver.lookup(&d("example.com")).await;
     assert_eq!(out.outcome().policy().unwrap().id().as_str(), "abc123");
 }
 
@@ -183,14 +193,14 @@ async fn txt_10_multi_string_record() {
 async fn txt_12_missing_record_keeps_cached_policy() {
     let w = World::new();
     w.publish("example.com", "a1", ENFORCE);
-    w.resolver.lookup("example.com").await;
-    w.dns.set("example.com", Txt::Records(Vec::new())); // NXDOMAIN
-    w.clock.advance(61);
-    let out = w.resolver.lookup("example.com").await;
+    let _ = w.resolver.lookup(&d("example.com")).await;
+    w.dns.set("example.com", Txt::Answer(TxtAnswer::NoSuchName));
+    w.clock.advance(secs(61));
+    let out = w.resolver.lookup(&d("example.com")).await;
     assert!(matches!(
         out.outcome(),
         Outcome::Cached {
-            reason: CacheReason::RecordUnavailable(NoPolicy::NoRecord(NoRecord::Absent)),
+            reason: CacheReason::RecordUnavailable(NoPolicy::NoRecord(NoRecord::NoSuchName)),
             ..
         }
     ));
@@ -201,7 +211,7 @@ async fn txt_1_queries_the_policy_domain_itself() {
     let w = World::new();
     w.publish("mail.example.com", "a1", ENFORCE);
     w.dns.set_id("example.com", "parent");
-    let out = w.resolver.lookup("Mail.Example.COM.").await;
+    let out = w.resolver.lookup(&d("Mail.Example.COM.")).await;
     assert_eq!(out.outcome().policy().unwrap().id().as_str(), "a1");
     assert_eq!(w.https.fetches("mail.example.com"), 1);
     assert_eq!(w.https.fetches("example.com"), 0);

@@ -1,14 +1,33 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use mta_sts_cache::MemoryCache;
+use mta_sts_policy::Domain;
 use mta_sts_resolver::{
-    FetchFailure, ManualClock, PolicyFetch, Resolver, ResolverConfig, ResultType, TxtLookup,
+    FetchFailure, ManualClock, PolicyFetch, Resolver, ResolverConfig, ResultType, TxtAnswer,
+    TxtLookup,
 };
 use tokio::sync::Semaphore;
 
+/// The tests' start time, in seconds since the epoch.
 pub(crate) const T0: u64 = 1_700_000_000;
+
+/// `secs` seconds after the epoch.
+pub(crate) fn at(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// A duration of `n` seconds.
+pub(crate) fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// A policy domain.
+pub(crate) fn d(name: &str) -> Domain {
+    name.parse().unwrap()
+}
 
 pub(crate) const ENFORCE: &str =
     "version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n";
@@ -20,7 +39,7 @@ pub(crate) struct ServFail;
 
 #[derive(Clone)]
 pub(crate) enum Txt {
-    Records(Vec<Vec<Vec<u8>>>),
+    Answer(TxtAnswer),
     ServFail,
 }
 
@@ -34,7 +53,9 @@ impl FakeDns {
     pub(crate) fn set_id(&self, domain: &str, id: &str) {
         self.set(
             domain,
-            Txt::Records(vec![vec![format!("v=STSv1; id={id}").into_bytes()]]),
+            Txt::Answer(TxtAnswer::Records(vec![vec![
+                format!("v=STSv1; id={id}").into_bytes(),
+            ]])),
         );
     }
 
@@ -53,11 +74,11 @@ impl FakeDns {
 impl TxtLookup for FakeDns {
     type Error = ServFail;
 
-    async fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<Vec<u8>>>, ServFail> {
+    async fn lookup_txt(&self, name: &str) -> Result<TxtAnswer, ServFail> {
         self.queries.fetch_add(1, Ordering::SeqCst);
         match self.answers.lock().unwrap().get(name).cloned() {
-            None => Ok(Vec::new()),
-            Some(Txt::Records(r)) => Ok(r),
+            None => Ok(TxtAnswer::NoSuchName),
+            Some(Txt::Answer(answer)) => Ok(answer),
             Some(Txt::ServFail) => Err(ServFail),
         }
     }
@@ -122,7 +143,8 @@ impl FakeHttps {
 impl PolicyFetch for FakeHttps {
     type Error = HttpsError;
 
-    async fn fetch_policy(&self, domain: &str) -> Result<Vec<u8>, HttpsError> {
+    async fn fetch_policy(&self, domain: &Domain) -> Result<Vec<u8>, HttpsError> {
+        let domain = domain.as_str();
         *self
             .fetches
             .lock()
@@ -162,7 +184,7 @@ impl World {
         let dns = Arc::new(FakeDns::default());
         let https = Arc::new(FakeHttps::default());
         let cache = Arc::new(MemoryCache::new(1000));
-        let clock = Arc::new(ManualClock::new(T0));
+        let clock = Arc::new(ManualClock::new(at(T0)));
         let resolver = Resolver::new(
             dns.clone(),
             https.clone(),

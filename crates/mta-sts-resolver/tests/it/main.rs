@@ -1,4 +1,7 @@
 //! The resolver's rules, driven through fake DNS, fake HTTPS and a manual clock.
+// The bans of clippy.toml keep the library sans-io; its tests are the caller that drives it
+// from a runtime, spawning tasks and advancing tokio's paused clock.
+#![allow(clippy::disallowed_methods)]
 
 // In-memory fakes for TxtLookup and PolicyFetch, with counters and gates.
 mod fakes;

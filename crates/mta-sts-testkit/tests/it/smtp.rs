@@ -59,14 +59,12 @@ async fn starttls_with_a_certificate_for_the_sni_name() {
     let _ = BufReader::new(tls).read_line(&mut rest).await;
     assert!(rest.starts_with("221 "), "{rest:?}");
     // The session is recorded as the server's side ends, just after it sent 221.
-    let mut sessions = server.sessions();
-    for _ in 0..100 {
-        if !sessions.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        sessions = server.sessions();
-    }
+    let sessions = mta_sts_testkit::eventually(std::time::Duration::from_secs(5), || {
+        let sessions = server.sessions();
+        std::future::ready((!sessions.is_empty()).then_some(sessions))
+    })
+    .await
+    .expect("the session was recorded");
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].ehlo.as_deref(), Some("client.example"));
     assert_eq!(sessions[0].sni.as_deref(), Some("mx1.example.com"));

@@ -9,11 +9,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
+use mta_sts_cache::{
+    BoxFuture, CacheAdmin, CacheError, CachedPolicy, Corruption, PolicyCache, ScanCursor, ScanPage,
+};
+use mta_sts_policy::Domain;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::json::{from_json, to_json};
-use crate::{BoxFuture, CacheError, CachedPolicy, PolicyCache, ScanPage};
+use crate::unix;
 
 /// A policy cache in a SQLite file (WAL journal). Blocking SQLite calls run on tokio's blocking pool,
 /// never on the async worker threads; a committed write survives `kill -9`.
@@ -34,8 +39,8 @@ impl SqliteCache {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, CacheError> {
         let path = path.as_ref().to_path_buf();
         let open_error = |e: rusqlite::Error| CacheError::Open {
-            path: path.display().to_string(),
-            reason: e.to_string(),
+            target: path.display().to_string(),
+            source: Box::new(e),
         };
         let conn = Connection::open(&path).map_err(open_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -66,6 +71,7 @@ impl SqliteCache {
 
     /// Sets the deadline of each operation (default 5 s): a stalled disk makes operations fail
     /// instead of holding up lookups.
+    #[must_use]
     pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.timeout = timeout;
         self
@@ -92,22 +98,18 @@ impl SqliteCache {
     }
 }
 
-fn row_to_entry(ts: i64, id: String, body: String) -> Result<Arc<CachedPolicy>, CacheError> {
-    let policy = from_json(&body)?;
-    let id = id
-        .parse()
-        .map_err(|e| CacheError::Corrupt(format!("stored policy id {id:?}: {e}")))?;
-    let fetched_at =
-        u64::try_from(ts).map_err(|_| CacheError::Corrupt(format!("negative timestamp {ts}")))?;
-    Ok(Arc::new(CachedPolicy::new(policy, id, fetched_at)))
+fn row_to_entry(ts: i64, id: &str, body: &str) -> Result<Arc<CachedPolicy>, Corruption> {
+    let policy = from_json(body)?;
+    let id = id.parse()?;
+    Ok(Arc::new(CachedPolicy::new(policy, id, unix::from_i64(ts)?)))
 }
 
 impl PolicyCache for SqliteCache {
     fn get<'a>(
         &'a self,
-        domain: &'a str,
+        domain: &'a Domain,
     ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
-        let domain = domain.to_owned();
+        let domain = domain.as_str().to_owned();
         Box::pin(self.run(move |conn| {
             let row = conn
                 .query_row(
@@ -123,19 +125,20 @@ impl PolicyCache for SqliteCache {
                 )
                 .optional()
                 .map_err(unavailable)?;
-            row.map(|(ts, id, body)| row_to_entry(ts, id, body))
-                .transpose()
+            Ok(row
+                .map(|(ts, id, body)| row_to_entry(ts, &id, &body))
+                .transpose()?)
         }))
     }
 
     fn put<'a>(
         &'a self,
-        domain: &'a str,
+        domain: &'a Domain,
         entry: Arc<CachedPolicy>,
     ) -> BoxFuture<'a, Result<(), CacheError>> {
-        let domain = domain.to_owned();
+        let domain = domain.as_str().to_owned();
         Box::pin(self.run(move |conn| {
-            let ts = i64::try_from(entry.fetched_at()).unwrap_or(i64::MAX);
+            let ts = unix::to_i64(entry.fetched_at());
             conn.execute(
                 "INSERT INTO sts_policy_cache (domain, ts, pol_id, pol_body) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (domain) DO UPDATE SET ts = excluded.ts, pol_id = excluded.pol_id, pol_body = excluded.pol_body
@@ -146,9 +149,11 @@ impl PolicyCache for SqliteCache {
             Ok(())
         }))
     }
+}
 
-    fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        let domain = domain.to_owned();
+impl CacheAdmin for SqliteCache {
+    fn remove<'a>(&'a self, domain: &'a Domain) -> BoxFuture<'a, Result<(), CacheError>> {
+        let domain = domain.as_str().to_owned();
         Box::pin(self.run(move |conn| {
             conn.execute(
                 "DELETE FROM sts_policy_cache WHERE domain = ?1",
@@ -159,12 +164,13 @@ impl PolicyCache for SqliteCache {
         }))
     }
 
+    /// Pages in domain order; the cursor is the last domain of the page.
     fn scan<'a>(
         &'a self,
-        after: Option<&'a str>,
+        after: Option<&'a ScanCursor>,
         limit: usize,
     ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
-        let after = after.unwrap_or_default().to_owned();
+        let after = after.map_or("", ScanCursor::as_str).to_owned();
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         Box::pin(self.run(move |conn| {
             let mut stmt = conn
@@ -182,11 +188,11 @@ impl PolicyCache for SqliteCache {
                     page.skipped += 1;
                     continue;
                 };
-                page.next = Some(domain.clone());
+                page.next = Some(ScanCursor::new(domain.as_str()));
                 // One bad row must not stop a proactive refresh of the others.
-                match row_to_entry(ts, id, body) {
-                    Ok(entry) => page.entries.push((domain, entry)),
-                    Err(_) => page.skipped += 1,
+                match (domain.parse::<Domain>(), row_to_entry(ts, &id, &body)) {
+                    (Ok(domain), Ok(entry)) => page.entries.push((domain, entry)),
+                    _ => page.skipped += 1,
                 }
             }
             if page.entries.len() + page.skipped < usize::try_from(limit).unwrap_or(usize::MAX) {
@@ -196,7 +202,7 @@ impl PolicyCache for SqliteCache {
         }))
     }
 
-    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>> {
+    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<SystemTime>, CacheError>> {
         Box::pin(self.run(|conn| {
             let ts: Option<i64> = conn
                 .query_row(
@@ -206,13 +212,13 @@ impl PolicyCache for SqliteCache {
                 )
                 .optional()
                 .map_err(unavailable)?;
-            Ok(ts.and_then(|t| u64::try_from(t).ok()))
+            Ok(ts.map(unix::from_i64).transpose()?)
         }))
     }
 
-    fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
+    fn set_last_refresh(&self, at: SystemTime) -> BoxFuture<'_, Result<(), CacheError>> {
         Box::pin(self.run(move |conn| {
-            let ts = i64::try_from(at).unwrap_or(i64::MAX);
+            let ts = unix::to_i64(at);
             conn.execute(
                 "INSERT INTO proactive_fetch_ts (id, last_fetch_ts) VALUES (1, ?1)
                  ON CONFLICT (id) DO UPDATE SET last_fetch_ts = excluded.last_fetch_ts",

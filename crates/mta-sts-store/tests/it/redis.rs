@@ -1,11 +1,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mta_sts_cache::{CacheError, PolicyCache, RedisCache, TieredCache};
-use mta_sts_testkit::{TestRedis, TestSentinel};
+use mta_sts_cache::{CacheAdmin, CacheError, PolicyCache};
+use mta_sts_store::{RedisCache, TieredCache};
+use mta_sts_testkit::{TestRedis, TestSentinel, eventually};
 use redis::AsyncCommands;
 
-use crate::conformance::{concurrent_writers, entry, suite};
+use crate::conformance::{concurrent_writers, d, entry, suite, t};
 
 const T: Duration = Duration::from_secs(2);
 
@@ -22,19 +23,21 @@ async fn sentinel_finds_the_master() {
     let sentinel = TestSentinel::start(master.port()).unwrap();
     let cache = RedisCache::sentinel(&[sentinel.url()], "mymaster", 0, None, T).unwrap();
     // The sentinel needs a moment to learn about its master.
-    let mut ready = false;
-    for _ in 0..50 {
-        if cache.get("probe.example").await.is_ok() {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "sentinel never named the master");
+    let ready = eventually(Duration::from_secs(5), || async {
+        cache.get(&d("probe.example")).await.ok()
+    })
+    .await;
+    assert!(ready.is_some(), "sentinel never named the master");
     suite(&cache).await;
     // The data went to the master.
     let direct = RedisCache::connect(&master.url(), T).unwrap();
-    assert!(direct.get("xn--bcher-kva.example").await.unwrap().is_some());
+    assert!(
+        direct
+            .get(&d("xn--bcher-kva.example"))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -56,16 +59,19 @@ async fn layout_compatible_with_postfix_mta_sts_resolver() {
         .await
         .unwrap();
     let cache = RedisCache::connect(&server.url(), T).unwrap();
-    let got = cache.get("example.org").await.unwrap().unwrap();
+    let got = cache.get(&d("example.org")).await.unwrap().unwrap();
     assert_eq!(
         (got.id().as_str(), got.fetched_at()),
-        ("20240101", 1_700_000_000)
+        ("20240101", t(1_700_000_000))
     );
     assert!(got.policy().matches_mx("mail.example.org"));
-    assert_eq!(cache.last_refresh().await.unwrap(), Some(1_699_999_999));
+    assert_eq!(cache.last_refresh().await.unwrap(), Some(t(1_699_999_999)));
     // What we write, read the Python way.
     cache
-        .put("example.com", entry("a1", 1_700_000_100, "mx.example.com"))
+        .put(
+            &d("example.com"),
+            entry("a1", 1_700_000_100, "mx.example.com"),
+        )
         .await
         .unwrap();
     let stored: Vec<(Vec<u8>, f64)> = raw
@@ -89,13 +95,13 @@ async fn redis_dies_and_comes_back() {
     let backend = RedisCache::connect(&server.url(), Duration::from_millis(500)).unwrap();
     // Grace zero: every read goes to the backend, so the failure path is what answers.
     let tier = TieredCache::new(backend.clone(), Duration::ZERO, 1000);
-    tier.put("example.com", entry("a1", 1000, "mx.example.com"))
+    tier.put(&d("example.com"), entry("a1", 1000, "mx.example.com"))
         .await
         .unwrap();
     server.stop();
     // Reads are answered from the tier; the backend itself fails fast.
     assert_eq!(
-        tier.get("example.com")
+        tier.get(&d("example.com"))
             .await
             .unwrap()
             .unwrap()
@@ -104,36 +110,31 @@ async fn redis_dies_and_comes_back() {
         "a1"
     );
     let started = tokio::time::Instant::now();
-    assert!(backend.get("example.com").await.is_err());
+    assert!(backend.get(&d("example.com")).await.is_err());
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "bounded by the deadline"
     );
     // A write while Redis is down is acknowledged and kept.
-    tier.put("new.example", entry("n1", 2000, "mx.new.example"))
+    tier.put(&d("new.example"), entry("n1", 2000, "mx.new.example"))
         .await
         .unwrap();
     assert_eq!(tier.pending_writes(), 1);
     server.resume().unwrap();
     // Redis restarted empty: the next successful operation replays the queued write.
-    let mut replayed = false;
     // The tier leaves a failed backend alone for 5 s, then probes it and replays in the background.
-    for _ in 0..150 {
-        if tier
-            .put("other.example", entry("o1", 3000, "mx.other.example"))
+    let replayed = eventually(Duration::from_secs(15), || async {
+        let stored = tier
+            .put(&d("other.example"), entry("o1", 3000, "mx.other.example"))
             .await
-            .is_ok()
-            && tier.pending_writes() == 0
-        {
-            replayed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(replayed, "queued write not replayed");
+            .is_ok();
+        (stored && tier.pending_writes() == 0).then_some(())
+    })
+    .await;
+    assert!(replayed.is_some(), "queued write not replayed");
     assert_eq!(
         backend
-            .get("new.example")
+            .get(&d("new.example"))
             .await
             .unwrap()
             .unwrap()
@@ -157,55 +158,42 @@ async fn sentinel_failover_is_followed() {
     let replica = TestRedis::start_replica(master.port()).unwrap();
     let sentinel = TestSentinel::start(master.port()).unwrap();
     let cache = RedisCache::sentinel(&[sentinel.url()], "mymaster", 0, None, T).unwrap();
-    let mut ready = false;
-    for _ in 0..100 {
-        if cache
-            .put("before.example", entry("b1", 1000, "mx.example.com"))
+    let ready = eventually(Duration::from_secs(10), || async {
+        cache
+            .put(&d("before.example"), entry("b1", 1000, "mx.example.com"))
             .await
-            .is_ok()
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "sentinel never named the master");
+            .ok()
+    })
+    .await;
+    assert!(ready.is_some(), "sentinel never named the master");
     // Let the replica catch up and the sentinel learn about it, then lose the master.
     let replica_direct = RedisCache::connect(&replica.url(), T).unwrap();
-    for _ in 0..100 {
-        if replica_direct
-            .get("before.example")
+    let replicated = eventually(Duration::from_secs(10), || async {
+        replica_direct
+            .get(&d("before.example"))
             .await
             .ok()
             .flatten()
-            .is_some()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    assert!(replicated.is_some(), "the replica never caught up");
     master.stop();
     // After the failover, writes succeed again, on the promoted replica.
-    let mut written = false;
-    for _ in 0..300 {
-        if cache
-            .put("after.example", entry("a1", 2000, "mx.example.com"))
+    let written = eventually(Duration::from_secs(30), || async {
+        cache
+            .put(&d("after.example"), entry("a1", 2000, "mx.example.com"))
             .await
-            .is_ok()
-        {
-            written = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .ok()
+    })
+    .await;
     assert!(
-        written,
+        written.is_some(),
         "no write succeeded within 30 s of the master going away"
     );
     // Sentinel kills client connections of the promoted server; the first read may see that.
     let mut promoted = None;
     for _ in 0..3 {
-        if let Ok(found) = replica_direct.get("after.example").await {
+        if let Ok(found) = replica_direct.get(&d("after.example")).await {
             promoted = found;
             break;
         }
@@ -219,7 +207,7 @@ async fn sentinel_failover_is_followed() {
     );
     assert_eq!(
         cache
-            .get("before.example")
+            .get(&d("before.example"))
             .await
             .unwrap()
             .unwrap()

@@ -4,7 +4,7 @@
 use mta_sts_policy::Policy;
 use serde_json::{Map, Value};
 
-use crate::CacheError;
+use mta_sts_cache::Corruption;
 
 /// `{"version": "STSv1", "mode": "enforce", "mx": ["a", "*.b"], "max_age": 604800}`
 #[cfg(feature = "sqlite")]
@@ -42,17 +42,16 @@ pub(crate) fn to_json_value(policy: &Policy) -> Value {
 /// Reads a stored body back, re-checking it with the policy parser (a tampered or foreign store
 /// cannot inject an invalid policy).
 #[cfg(feature = "sqlite")]
-pub(crate) fn from_json(body: &str) -> Result<Policy, CacheError> {
-    let value: Value = serde_json::from_str(body)
-        .map_err(|e| CacheError::Corrupt(format!("policy body is not JSON: {e}")))?;
+pub(crate) fn from_json(body: &str) -> Result<Policy, Corruption> {
+    let value: Value =
+        serde_json::from_str(body).map_err(|_| Corruption::Format("policy body is not JSON"))?;
     from_json_value(&value)
 }
 
 /// Reads a policy from its JSON object value.
-pub(crate) fn from_json_value(value: &Value) -> Result<Policy, CacheError> {
-    let bad = |why: String| CacheError::Corrupt(why);
+pub(crate) fn from_json_value(value: &Value) -> Result<Policy, Corruption> {
     let Value::Object(object) = value else {
-        return Err(bad("policy body is not a JSON object".into()));
+        return Err(Corruption::Format("policy body is not a JSON object"));
     };
     let mut text = String::new();
     for (key, value) in object {
@@ -60,17 +59,17 @@ pub(crate) fn from_json_value(value: &Value) -> Result<Policy, CacheError> {
             ("mx", Value::Array(items)) => {
                 for item in items {
                     let Value::String(pattern) = item else {
-                        return Err(bad("an mx entry is not a string".into()));
+                        return Err(Corruption::Field("mx".to_owned()));
                     };
                     text.push_str(&format!("mx: {pattern}\n"));
                 }
             }
             (_, Value::String(s)) => text.push_str(&format!("{key}: {s}\n")),
             (_, Value::Number(n)) if n.is_u64() => text.push_str(&format!("{key}: {n}\n")),
-            _ => return Err(bad(format!("field {key:?} has an unexpected JSON type"))),
+            _ => return Err(Corruption::Field(key.clone())),
         }
     }
-    Policy::parse(text.as_bytes()).map_err(|e| bad(format!("stored policy is invalid: {e}")))
+    Ok(Policy::parse(text.as_bytes())?)
 }
 
 #[cfg(all(test, feature = "sqlite"))]

@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use mta_sts_cache::{
+    BoxFuture, CacheAdmin, CacheError, CachedPolicy, PolicyCache, ScanCursor, ScanPage,
+};
+use mta_sts_policy::Domain;
 use tokio::time::Instant;
-
-use crate::{BoxFuture, CacheError, CachedPolicy, PolicyCache, ScanPage};
 
 /// How long the backend is left alone after a failure before one operation probes it again.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -34,8 +36,8 @@ struct Inner<B> {
     back: B,
     grace: Duration,
     capacity: usize,
-    front: quick_cache::sync::Cache<String, (Instant, Arc<CachedPolicy>)>,
-    pending: Mutex<HashMap<String, Arc<CachedPolicy>>>,
+    front: quick_cache::sync::Cache<Domain, (Instant, Arc<CachedPolicy>)>,
+    pending: Mutex<HashMap<Domain, Arc<CachedPolicy>>>,
     down_until: Mutex<Option<Instant>>,
     replaying: AtomicBool,
     /// Serialises updates of the front (reads take no lock), so an older entry never replaces a
@@ -63,9 +65,10 @@ fn newest(a: Option<Arc<CachedPolicy>>, b: Option<Arc<CachedPolicy>>) -> Option<
     }
 }
 
-impl<B: PolicyCache + 'static> TieredCache<B> {
+impl<B: CacheAdmin + 'static> TieredCache<B> {
     /// A tier that keeps `capacity` entries (and at most about a quarter more), trusted for
     /// `grace`, in front of `back`.
+    #[must_use]
     pub fn new(back: B, grace: Duration, capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
@@ -73,7 +76,9 @@ impl<B: PolicyCache + 'static> TieredCache<B> {
                 back,
                 grace,
                 capacity,
-                front: crate::sized_for(capacity),
+                // Headroom as in `MemoryCache`: quick_cache sized exactly evicts at 93-99.5% of
+                // its capacity, so a working set of exactly `capacity` domains would keep missing.
+                front: quick_cache::sync::Cache::new(capacity.saturating_add(capacity / 4 + 16)),
                 pending: Mutex::new(HashMap::new()),
                 down_until: Mutex::new(None),
                 replaying: AtomicBool::new(false),
@@ -93,16 +98,15 @@ impl<B: PolicyCache + 'static> TieredCache<B> {
     }
 }
 
-impl<B: PolicyCache + 'static> Inner<B> {
-    fn remember(&self, domain: &str, entry: Arc<CachedPolicy>) {
+impl<B: CacheAdmin + 'static> Inner<B> {
+    fn remember(&self, domain: &Domain, entry: Arc<CachedPolicy>) {
         let _serialised = lock(&self.remembering);
         let keep = self
             .front
             .get(domain)
             .is_none_or(|(_, old)| old.fetched_at() <= entry.fetched_at());
         if keep {
-            self.front
-                .insert(domain.to_owned(), (Instant::now(), entry));
+            self.front.insert(domain.clone(), (Instant::now(), entry));
         }
     }
 
@@ -119,7 +123,7 @@ impl<B: PolicyCache + 'static> Inner<B> {
         *down = Some(Instant::now() + RETRY_AFTER);
     }
 
-    fn queue(&self, domain: &str, entry: Arc<CachedPolicy>) -> Result<(), CacheError> {
+    fn queue(&self, domain: &Domain, entry: Arc<CachedPolicy>) -> Result<(), CacheError> {
         let mut pending = lock(&self.pending);
         if pending.len() >= self.capacity && !pending.contains_key(domain) {
             return Err(CacheError::Unavailable(Box::new(std::io::Error::other(
@@ -130,7 +134,7 @@ impl<B: PolicyCache + 'static> Inner<B> {
             .get(domain)
             .is_none_or(|old| old.fetched_at() <= entry.fetched_at())
         {
-            pending.insert(domain.to_owned(), entry);
+            pending.insert(domain.clone(), entry);
         }
         Ok(())
     }
@@ -154,7 +158,7 @@ impl<B: PolicyCache + 'static> Inner<B> {
     }
 
     async fn replay(&self) {
-        let queued: Vec<(String, Arc<CachedPolicy>)> = lock(&self.pending)
+        let queued: Vec<(Domain, Arc<CachedPolicy>)> = lock(&self.pending)
             .iter()
             .map(|(d, e)| (d.clone(), Arc::clone(e)))
             .collect();
@@ -173,10 +177,10 @@ impl<B: PolicyCache + 'static> Inner<B> {
     }
 }
 
-impl<B: PolicyCache + 'static> PolicyCache for TieredCache<B> {
+impl<B: CacheAdmin + 'static> PolicyCache for TieredCache<B> {
     fn get<'a>(
         &'a self,
-        domain: &'a str,
+        domain: &'a Domain,
     ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
         let inner = &self.inner;
         Box::pin(async move {
@@ -213,7 +217,7 @@ impl<B: PolicyCache + 'static> PolicyCache for TieredCache<B> {
 
     fn put<'a>(
         &'a self,
-        domain: &'a str,
+        domain: &'a Domain,
         entry: Arc<CachedPolicy>,
     ) -> BoxFuture<'a, Result<(), CacheError>> {
         let inner = &self.inner;
@@ -234,8 +238,10 @@ impl<B: PolicyCache + 'static> PolicyCache for TieredCache<B> {
             }
         })
     }
+}
 
-    fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+impl<B: CacheAdmin + 'static> CacheAdmin for TieredCache<B> {
+    fn remove<'a>(&'a self, domain: &'a Domain) -> BoxFuture<'a, Result<(), CacheError>> {
         Box::pin(async move {
             self.inner.front.remove(domain);
             lock(&self.inner.pending).remove(domain);
@@ -245,17 +251,17 @@ impl<B: PolicyCache + 'static> PolicyCache for TieredCache<B> {
 
     fn scan<'a>(
         &'a self,
-        after: Option<&'a str>,
+        after: Option<&'a ScanCursor>,
         limit: usize,
     ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
         self.inner.back.scan(after, limit)
     }
 
-    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>> {
+    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<SystemTime>, CacheError>> {
         self.inner.back.last_refresh()
     }
 
-    fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
+    fn set_last_refresh(&self, at: SystemTime) -> BoxFuture<'_, Result<(), CacheError>> {
         self.inner.back.set_last_refresh(at)
     }
 }

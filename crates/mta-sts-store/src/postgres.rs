@@ -10,13 +10,17 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use mta_sts_cache::{
+    BoxFuture, CacheAdmin, CacheError, CachedPolicy, Corruption, PolicyCache, ScanCursor, ScanPage,
+};
+use mta_sts_policy::Domain;
 use tokio_postgres::NoTls;
 
 use crate::json::{from_json_value, to_json_value};
-use crate::{BoxFuture, CacheError, CachedPolicy, PolicyCache, ScanPage};
+use crate::unix;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS sts_policy_cache (id serial primary key, domain text, ts integer, pol_id text, pol_body jsonb);
@@ -47,12 +51,8 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> CacheError 
     CacheError::Unavailable(Box::new(e))
 }
 
-fn timestamp(ts: i32) -> Result<u64, CacheError> {
-    u64::try_from(ts).map_err(|_| CacheError::Corrupt(format!("negative timestamp {ts}")))
-}
-
-fn read_row(row: &tokio_postgres::Row, first: usize) -> Result<Arc<CachedPolicy>, CacheError> {
-    let column = |e: tokio_postgres::Error| CacheError::Corrupt(format!("unexpected column: {e}"));
+fn read_row(row: &tokio_postgres::Row, first: usize) -> Result<Arc<CachedPolicy>, Corruption> {
+    let column = |_| Corruption::Format("unexpected column types in sts_policy_cache");
     let ts: i32 = row.try_get(first).map_err(column)?;
     let id: String = row.try_get(first + 1).map_err(column)?;
     let body: String = row.try_get(first + 2).map_err(column)?;
@@ -60,22 +60,28 @@ fn read_row(row: &tokio_postgres::Row, first: usize) -> Result<Arc<CachedPolicy>
 }
 
 /// The `integer` column holds seconds up to 2038-01-19; later times are refused, not clamped.
-fn to_column(secs: u64) -> Result<i32, CacheError> {
-    i32::try_from(secs).map_err(|_| {
-        CacheError::Corrupt(format!(
-            "timestamp {secs} does not fit the integer column of the shared layout"
-        ))
-    })
+fn to_column(at: SystemTime) -> Result<i32, CacheError> {
+    let secs = unix::to_secs(at);
+    i32::try_from(secs).map_err(|_| CacheError::Unavailable(Box::new(TimeOutOfRange(secs))))
 }
 
-fn entry_from(ts: i32, id: &str, body: &str) -> Result<Arc<CachedPolicy>, CacheError> {
-    let value: serde_json::Value = serde_json::from_str(body)
-        .map_err(|e| CacheError::Corrupt(format!("pol_body is not JSON: {e}")))?;
+/// A time the shared layout's `integer` column cannot hold.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "time {0} (seconds since 1970) does not fit the integer column of the shared layout (2038 limit)"
+)]
+struct TimeOutOfRange(u64);
+
+fn entry_from(ts: i32, id: &str, body: &str) -> Result<Arc<CachedPolicy>, Corruption> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|_| Corruption::Format("pol_body is not JSON"))?;
     let policy = from_json_value(&value)?;
-    let id = id
-        .parse()
-        .map_err(|e| CacheError::Corrupt(format!("stored policy id {id:?}: {e}")))?;
-    Ok(Arc::new(CachedPolicy::new(policy, id, timestamp(ts)?)))
+    let id = id.parse()?;
+    Ok(Arc::new(CachedPolicy::new(
+        policy,
+        id,
+        unix::from_i64(i64::from(ts))?,
+    )))
 }
 
 impl PostgresCache {
@@ -85,8 +91,8 @@ impl PostgresCache {
         let config: tokio_postgres::Config =
             dsn.parse()
                 .map_err(|e: tokio_postgres::Error| CacheError::Open {
-                    path: redact(dsn),
-                    reason: e.to_string(),
+                    target: redact(dsn),
+                    source: Box::new(e),
                 })?;
         let manager = Manager::from_config(
             config,
@@ -99,8 +105,8 @@ impl PostgresCache {
             .max_size(max_connections.max(1))
             .build()
             .map_err(|e| CacheError::Open {
-                path: redact(dsn),
-                reason: e.to_string(),
+                target: redact(dsn),
+                source: Box::new(e),
             })?;
         Ok(Self {
             pool,
@@ -170,10 +176,11 @@ fn redact(dsn: &str) -> String {
 impl PolicyCache for PostgresCache {
     fn get<'a>(
         &'a self,
-        domain: &'a str,
+        domain: &'a Domain,
     ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
         Box::pin(self.within(async move {
             let client = self.client().await?;
+            let domain = domain.as_str();
             let row = client
                 .query_opt(
                     "SELECT ts, pol_id, pol_body::text FROM sts_policy_cache WHERE domain = $1",
@@ -181,17 +188,18 @@ impl PolicyCache for PostgresCache {
                 )
                 .await
                 .map_err(unavailable)?;
-            row.map(|r| read_row(&r, 0)).transpose()
+            Ok(row.map(|r| read_row(&r, 0)).transpose()?)
         }))
     }
 
     fn put<'a>(
         &'a self,
-        domain: &'a str,
+        domain: &'a Domain,
         entry: Arc<CachedPolicy>,
     ) -> BoxFuture<'a, Result<(), CacheError>> {
         Box::pin(self.within(async move {
             let client = self.client().await?;
+            let domain = domain.as_str();
             let ts = to_column(entry.fetched_at())?;
             let body = to_json_value(entry.policy()).to_string();
             client
@@ -206,10 +214,13 @@ impl PolicyCache for PostgresCache {
             Ok(())
         }))
     }
+}
 
-    fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+impl CacheAdmin for PostgresCache {
+    fn remove<'a>(&'a self, domain: &'a Domain) -> BoxFuture<'a, Result<(), CacheError>> {
         Box::pin(self.within(async move {
             let client = self.client().await?;
+            let domain = domain.as_str();
             client
                 .execute("DELETE FROM sts_policy_cache WHERE domain = $1", &[&domain])
                 .await
@@ -218,9 +229,10 @@ impl PolicyCache for PostgresCache {
         }))
     }
 
+    /// Pages in domain order; the cursor is the last domain of the page.
     fn scan<'a>(
         &'a self,
-        after: Option<&'a str>,
+        after: Option<&'a ScanCursor>,
         limit: usize,
     ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
         Box::pin(self.within(async move {
@@ -229,7 +241,7 @@ impl PolicyCache for PostgresCache {
             let rows = client
                 .query(
                     "SELECT domain, ts, pol_id, pol_body::text FROM sts_policy_cache WHERE domain > $1 ORDER BY domain LIMIT $2",
-                    &[&after.unwrap_or_default(), &limit],
+                    &[&after.map_or("", ScanCursor::as_str), &limit],
                 )
                 .await
                 .map_err(unavailable)?;
@@ -239,11 +251,11 @@ impl PolicyCache for PostgresCache {
                     page.skipped += 1;
                     continue;
                 };
-                match read_row(row, 1) {
-                    Ok(entry) => page.entries.push((domain.clone(), entry)),
-                    Err(_) => page.skipped += 1,
+                match (domain.parse::<Domain>(), read_row(row, 1)) {
+                    (Ok(parsed), Ok(entry)) => page.entries.push((parsed, entry)),
+                    _ => page.skipped += 1,
                 }
-                page.next = Some(domain);
+                page.next = Some(ScanCursor::new(domain));
             }
             if i64::try_from(rows.len()).unwrap_or(i64::MAX) < limit {
                 page.next = None;
@@ -252,7 +264,7 @@ impl PolicyCache for PostgresCache {
         }))
     }
 
-    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>> {
+    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<SystemTime>, CacheError>> {
         Box::pin(self.within(async move {
             let client = self.client().await?;
             let row = client
@@ -262,13 +274,14 @@ impl PolicyCache for PostgresCache {
                 )
                 .await
                 .map_err(unavailable)?;
-            row.and_then(|r| r.try_get::<_, Option<i32>>(0).ok().flatten())
-                .map(timestamp)
-                .transpose()
+            Ok(row
+                .and_then(|r| r.try_get::<_, Option<i32>>(0).ok().flatten())
+                .map(|ts| unix::from_i64(i64::from(ts)))
+                .transpose()?)
         }))
     }
 
-    fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
+    fn set_last_refresh(&self, at: SystemTime) -> BoxFuture<'_, Result<(), CacheError>> {
         Box::pin(self.within(async move {
             let client = self.client().await?;
             let ts = to_column(at)?;

@@ -1,10 +1,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mta_sts_cache::{CacheError, PolicyCache, PostgresCache, TieredCache};
+use mta_sts_cache::{CacheAdmin, CacheError, PolicyCache};
+use mta_sts_store::{PostgresCache, TieredCache};
 use mta_sts_testkit::TestPostgres;
 
-use crate::conformance::{concurrent_writers, entry, suite};
+use crate::conformance::{concurrent_writers, d, entry, suite, t};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -38,14 +39,17 @@ async fn postgres_backend() {
         .await
         .unwrap();
     let cache = PostgresCache::new(&dsn, 2, T).unwrap();
-    let got = cache.get("example.org").await.unwrap().unwrap();
+    let got = cache.get(&d("example.org")).await.unwrap().unwrap();
     assert_eq!(
         (got.id().as_str(), got.fetched_at()),
-        ("20240101", 1_700_000_000)
+        ("20240101", t(1_700_000_000))
     );
-    assert_eq!(cache.last_refresh().await.unwrap(), Some(1_699_999_999));
+    assert_eq!(cache.last_refresh().await.unwrap(), Some(t(1_699_999_999)));
     cache
-        .put("example.com", entry("a1", 1_700_000_100, "mx.example.com"))
+        .put(
+            &d("example.com"),
+            entry("a1", 1_700_000_100, "mx.example.com"),
+        )
         .await
         .unwrap();
     let row = client
@@ -84,7 +88,7 @@ async fn unreachable_at_start_fails_fast_and_clearly() {
     )
     .unwrap();
     let started = tokio::time::Instant::now();
-    let err = cache.get("example.com").await.unwrap_err();
+    let err = cache.get(&d("example.com")).await.unwrap_err();
     assert!(
         matches!(err, CacheError::Unavailable(_) | CacheError::Timeout(_)),
         "{err}"
@@ -92,11 +96,11 @@ async fn unreachable_at_start_fails_fast_and_clearly() {
     assert!(started.elapsed() < Duration::from_secs(4));
     // The tier keeps acknowledging writes and answering reads meanwhile.
     let tier = TieredCache::new(cache, Duration::ZERO, 100);
-    tier.put("example.com", entry("a1", 1000, "mx.example.com"))
+    tier.put(&d("example.com"), entry("a1", 1000, "mx.example.com"))
         .await
         .unwrap();
     assert_eq!(
-        tier.get("example.com")
+        tier.get(&d("example.com"))
             .await
             .unwrap()
             .unwrap()

@@ -7,7 +7,12 @@
 //! - hash `_metadata`, field `proactive_fetch_ts` = the last full refresh time, as a decimal string.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use mta_sts_cache::{
+    BoxFuture, CacheAdmin, CacheError, CachedPolicy, Corruption, PolicyCache, ScanCursor, ScanPage,
+};
+use mta_sts_policy::Domain;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
@@ -16,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::json::{from_json_value, to_json_value};
-use crate::{BoxFuture, CacheError, CachedPolicy, PolicyCache, ScanPage};
+use crate::unix;
 
 const METADATA: &str = "_metadata";
 
@@ -52,55 +57,19 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> CacheError 
     CacheError::Unavailable(Box::new(e))
 }
 
-fn open_error(target: &str, e: impl std::fmt::Display) -> CacheError {
+fn open_error(target: &str, e: impl std::error::Error + Send + Sync + 'static) -> CacheError {
     CacheError::Open {
-        path: target.to_owned(),
-        reason: e.to_string(),
+        target: redact(target),
+        source: Box::new(e),
     }
 }
 
-/// The URL postfix-mta-sts-resolver's older configuration form describes: `address` plus separate
-/// `db` and `password` options. Query parameters such as `?timeout=5` are dropped (the timeout is
-/// returned in seconds when present).
-pub fn redis_url(address: &str, db: Option<i64>, password: Option<&str>) -> (String, Option<f64>) {
-    let (base, query) = address.split_once('?').unwrap_or((address, ""));
-    let timeout = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("timeout="))
-        .and_then(|v| v.parse::<f64>().ok());
-    let mut url = base.to_owned();
-    if let Some(db) = db {
-        let scheme_end = url.find("://").map_or(0, |i| i + 3);
-        if let Some(slash) = url[scheme_end..].find('/') {
-            url.truncate(scheme_end + slash);
-        }
-        url.push_str(&format!("/{db}"));
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
+        _ => url.to_owned(),
     }
-    let password = password.filter(|p| !p.is_empty());
-    if let (Some(password), Some(i)) = (password, url.find("://")) {
-        {
-            let rest = &url[i + 3..];
-            let host_part = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-            url = format!(
-                "{}://:{}@{}",
-                &url[..i],
-                percent_encode(password),
-                host_part
-            );
-        }
-    }
-    (url, timeout)
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 impl RedisCache {
@@ -149,6 +118,18 @@ impl RedisCache {
             }),
             timeout,
         })
+    }
+
+    /// The newest entry of a key, which [`scan`](CacheAdmin::scan) reads before knowing whether
+    /// the key is a domain.
+    async fn get_key(&self, key: &str) -> Result<Option<Arc<CachedPolicy>>, CacheError> {
+        let mut cmd = redis::cmd("ZREVRANGE");
+        cmd.arg(key).arg(0).arg(0).arg("WITHSCORES");
+        let found: Vec<(Vec<u8>, f64)> = self.run(Op::Cmd(&cmd)).await?;
+        Ok(found
+            .first()
+            .map(|(member, score)| parse_member(member, *score))
+            .transpose()?)
     }
 
     async fn run<T: FromRedisValue>(&self, op: Op<'_>) -> Result<T, CacheError> {
@@ -216,8 +197,7 @@ impl Op<'_> {
 /// The member: 16 random bytes (so equal entries stay distinct members) then `[id, body]`.
 fn member(entry: &CachedPolicy) -> Result<Vec<u8>, CacheError> {
     let mut member = vec![0u8; 16];
-    getrandom::fill(&mut member)
-        .map_err(|e| CacheError::Unavailable(Box::new(std::io::Error::other(e.to_string()))))?;
+    getrandom::fill(&mut member).map_err(|e| unavailable(std::io::Error::other(e.to_string())))?;
     let array = Value::Array(vec![
         Value::String(entry.id().as_str().to_owned()),
         to_json_value(entry.policy()),
@@ -226,57 +206,46 @@ fn member(entry: &CachedPolicy) -> Result<Vec<u8>, CacheError> {
     Ok(member)
 }
 
-fn parse_member(member: &[u8], score: f64) -> Result<Arc<CachedPolicy>, CacheError> {
-    let bad = |why: &str| CacheError::Corrupt(why.to_owned());
-    let json = member
-        .get(16..)
-        .ok_or_else(|| bad("redis member shorter than its 16-byte prefix"))?;
-    let value: Value = serde_json::from_slice(json)
-        .map_err(|e| CacheError::Corrupt(format!("redis member is not JSON: {e}")))?;
+fn parse_member(member: &[u8], score: f64) -> Result<Arc<CachedPolicy>, Corruption> {
+    let json = member.get(16..).ok_or(Corruption::Format(
+        "redis member shorter than its 16-byte prefix",
+    ))?;
+    let value: Value =
+        serde_json::from_slice(json).map_err(|_| Corruption::Format("redis member is not JSON"))?;
     let Value::Array(parts) = value else {
-        return Err(bad("redis member is not a JSON array"));
+        return Err(Corruption::Format("redis member is not a JSON array"));
     };
     let [Value::String(id), body] = parts.as_slice() else {
-        return Err(bad("redis member is not [pol_id, pol_body]"));
+        return Err(Corruption::Format("redis member is not [pol_id, pol_body]"));
     };
     let policy = from_json_value(body)?;
-    let id = id
-        .parse()
-        .map_err(|e| CacheError::Corrupt(format!("stored policy id {id:?}: {e}")))?;
-    if !score.is_finite() || score < 0.0 {
-        return Err(bad("redis score is not a timestamp"));
-    }
-    Ok(Arc::new(CachedPolicy::new(policy, id, score as u64)))
+    let id = id.parse()?;
+    // Whole seconds, as written: sub-second scores from other writers are not meaningful here.
+    let fetched_at = unix::from_f64(score.trunc())?;
+    Ok(Arc::new(CachedPolicy::new(policy, id, fetched_at)))
 }
 
 impl PolicyCache for RedisCache {
     fn get<'a>(
         &'a self,
-        domain: &'a str,
+        domain: &'a Domain,
     ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
-        Box::pin(async move {
-            let mut cmd = redis::cmd("ZREVRANGE");
-            cmd.arg(domain).arg(0).arg(0).arg("WITHSCORES");
-            let found: Vec<(Vec<u8>, f64)> = self.run(Op::Cmd(&cmd)).await?;
-            found
-                .first()
-                .map(|(member, score)| parse_member(member, *score))
-                .transpose()
-        })
+        Box::pin(self.get_key(domain.as_str()))
     }
 
     fn put<'a>(
         &'a self,
-        domain: &'a str,
+        domain: &'a Domain,
         entry: Arc<CachedPolicy>,
     ) -> BoxFuture<'a, Result<(), CacheError>> {
         Box::pin(async move {
             let member = member(&entry)?;
+            let domain = domain.as_str();
             let mut pipe = redis::pipe();
             pipe.atomic()
                 .cmd("ZADD")
                 .arg(domain)
-                .arg(entry.fetched_at() as f64)
+                .arg(unix::to_secs(entry.fetched_at()) as f64)
                 .arg(member)
                 .ignore()
                 .cmd("ZREMRANGEBYRANK")
@@ -287,26 +256,30 @@ impl PolicyCache for RedisCache {
             self.run::<()>(Op::Pipe(&pipe)).await
         })
     }
+}
 
-    fn remove<'a>(&'a self, domain: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+impl CacheAdmin for RedisCache {
+    fn remove<'a>(&'a self, domain: &'a Domain) -> BoxFuture<'a, Result<(), CacheError>> {
         Box::pin(async move {
             let mut cmd = redis::cmd("DEL");
-            cmd.arg(domain);
+            cmd.arg(domain.as_str());
             self.run::<()>(Op::Cmd(&cmd)).await
         })
     }
 
+    /// Pages in Redis `SCAN` order (a key may come twice); the cursor is `SCAN`'s.
     fn scan<'a>(
         &'a self,
-        after: Option<&'a str>,
+        after: Option<&'a ScanCursor>,
         limit: usize,
     ) -> BoxFuture<'a, Result<ScanPage, CacheError>> {
         Box::pin(async move {
             let cursor: u64 = match after {
                 None => 0,
                 Some(c) => c
+                    .as_str()
                     .parse()
-                    .map_err(|_| CacheError::Corrupt(format!("invalid redis scan cursor {c:?}")))?,
+                    .map_err(|_| Corruption::Format("not a redis scan cursor"))?,
             };
             let mut cmd = redis::cmd("SCAN");
             cmd.arg(cursor).arg("COUNT").arg(limit.max(1));
@@ -321,36 +294,40 @@ impl PolicyCache for RedisCache {
                 if key == METADATA {
                     continue;
                 }
-                match self.get(&key).await {
-                    Ok(Some(entry)) => page.entries.push((key, entry)),
+                let Ok(domain) = key.parse::<Domain>() else {
+                    page.skipped += 1;
+                    continue;
+                };
+                match self.get_key(&key).await {
+                    Ok(Some(entry)) => page.entries.push((domain, entry)),
                     Ok(None) => {}
                     Err(CacheError::Corrupt(_) | CacheError::Unavailable(_)) => page.skipped += 1,
                     Err(e) => return Err(e),
                 }
             }
-            page.next = (next != 0).then(|| next.to_string());
+            page.next = (next != 0).then(|| ScanCursor::new(next.to_string()));
             Ok(page)
         })
     }
 
-    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<u64>, CacheError>> {
+    fn last_refresh(&self) -> BoxFuture<'_, Result<Option<SystemTime>, CacheError>> {
         Box::pin(async move {
             let mut cmd = redis::cmd("HGET");
             cmd.arg(METADATA).arg("proactive_fetch_ts");
             let value: Option<String> = self.run(Op::Cmd(&cmd)).await?;
+            // A value other writers left unreadable counts as "never": the next pass runs.
             Ok(value
                 .and_then(|v| v.parse::<f64>().ok())
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .map(|v| v as u64))
+                .and_then(|v| unix::from_f64(v.trunc()).ok()))
         })
     }
 
-    fn set_last_refresh(&self, at: u64) -> BoxFuture<'_, Result<(), CacheError>> {
+    fn set_last_refresh(&self, at: SystemTime) -> BoxFuture<'_, Result<(), CacheError>> {
         Box::pin(async move {
             let mut cmd = redis::cmd("HSET");
             cmd.arg(METADATA)
                 .arg("proactive_fetch_ts")
-                .arg(at.to_string());
+                .arg(unix::to_secs(at).to_string());
             self.run::<()>(Op::Cmd(&cmd)).await
         })
     }
@@ -361,20 +338,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn older_configuration_form() {
-        let (url, timeout) = redis_url(
-            "redis://127.0.0.1:6384/0?timeout=5",
-            Some(0),
-            Some("ZlsQPlZAwMRpBgzEvwH2J7jsWkcpC7Xr"),
-        );
-        assert_eq!(
-            url,
-            "redis://:ZlsQPlZAwMRpBgzEvwH2J7jsWkcpC7Xr@127.0.0.1:6384/0"
-        );
-        assert_eq!(timeout, Some(5.0));
-        let (url, timeout) = redis_url("redis://localhost", Some(3), None);
-        assert_eq!((url.as_str(), timeout), ("redis://localhost/3", None));
-        let (url, _) = redis_url("redis://:old@h:1/2", None, Some("p@ss"));
-        assert_eq!(url, "redis://:p%40ss@h:1/2");
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(redact("redis://:secret@h:6379/0"), "redis://***@h:6379/0");
+        assert_eq!(redact("redis://h:6379/0"), "redis://h:6379/0");
     }
 }

@@ -1,14 +1,26 @@
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use mta_sts_cache::{CachedPolicy, MemoryCache, PolicyCache, SqliteCache, TieredCache};
+use mta_sts_cache::{CacheAdmin, CachedPolicy, MemoryCache, PolicyCache, ScanCursor};
+use mta_sts_policy::Domain;
+use mta_sts_store::{SqliteCache, TieredCache};
+
+/// A policy domain.
+pub(crate) fn d(name: &str) -> Domain {
+    name.parse().unwrap()
+}
+
+/// `secs` seconds after the epoch.
+pub(crate) fn t(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
 
 pub(crate) fn entry(id: &str, fetched_at: u64, mx: &str) -> Arc<CachedPolicy> {
     let body = format!("version: STSv1\nmode: enforce\nmx: {mx}\nmax_age: 86400\n");
     Arc::new(CachedPolicy::new(
         body.parse().unwrap(),
         id.parse().unwrap(),
-        fetched_at,
+        t(fetched_at),
     ))
 }
 
@@ -29,25 +41,25 @@ fn same_policy(a: &mta_sts_policy::Policy, b: &mta_sts_policy::Policy) -> bool {
 }
 
 /// Every backend must pass this.
-pub(crate) async fn suite(cache: &dyn PolicyCache) {
+pub(crate) async fn suite(cache: &dyn CacheAdmin) {
     // get / put / ordering
-    assert!(cache.get("example.com").await.unwrap().is_none());
+    assert!(cache.get(&d("example.com")).await.unwrap().is_none());
     cache
-        .put("example.com", entry("a1", 1000, "mx.example.com"))
+        .put(&d("example.com"), entry("a1", 1000, "mx.example.com"))
         .await
         .unwrap();
-    let got = cache.get("example.com").await.unwrap().unwrap();
-    assert_eq!((got.id().as_str(), got.fetched_at()), ("a1", 1000));
+    let got = cache.get(&d("example.com")).await.unwrap().unwrap();
+    assert_eq!((got.id().as_str(), got.fetched_at()), ("a1", t(1000)));
     assert!(got.policy().matches_mx("mx.example.com"));
     cache
-        .put("example.com", entry("b2", 2000, "mx2.example.com"))
+        .put(&d("example.com"), entry("b2", 2000, "mx2.example.com"))
         .await
         .unwrap();
     cache
-        .put("example.com", entry("old", 1500, "old.example.com"))
+        .put(&d("example.com"), entry("old", 1500, "old.example.com"))
         .await
         .unwrap();
-    let got = cache.get("example.com").await.unwrap().unwrap();
+    let got = cache.get(&d("example.com")).await.unwrap().unwrap();
     assert_eq!(
         got.id().as_str(),
         "b2",
@@ -61,10 +73,10 @@ pub(crate) async fn suite(cache: &dyn PolicyCache) {
         format!("version: STSv1\nmode: testing\n{many}max_age: 604800\nnote: caf\u{e9}\n")
             .parse()
             .unwrap();
-    let big = Arc::new(CachedPolicy::new(big, "big".parse().unwrap(), 3000));
+    let big = Arc::new(CachedPolicy::new(big, "big".parse().unwrap(), t(3000)));
     for domain in ["xn--bcher-kva.example", "a-b.c_d.example", "x.example."] {
-        cache.put(domain, big.clone()).await.unwrap();
-        let got = cache.get(domain).await.unwrap().unwrap();
+        cache.put(&d(domain), big.clone()).await.unwrap();
+        let got = cache.get(&d(domain)).await.unwrap().unwrap();
         assert!(
             same_policy(got.policy(), big.policy()),
             "{domain}: policy changed in the store"
@@ -72,45 +84,45 @@ pub(crate) async fn suite(cache: &dyn PolicyCache) {
     }
     // scan, resumable (cursors are backend-specific; Redis may repeat keys)
     let mut seen = std::collections::BTreeSet::new();
-    let mut cursor: Option<String> = None;
+    let mut cursor: Option<ScanCursor> = None;
     for _ in 0..100 {
-        let page = cache.scan(cursor.as_deref(), 2).await.unwrap();
+        let page = cache.scan(cursor.as_ref(), 2).await.unwrap();
         seen.extend(page.entries.iter().map(|(d, _)| d.clone()));
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,
         }
     }
-    let seen: Vec<&str> = seen.iter().map(String::as_str).collect();
+    let seen: Vec<&str> = seen.iter().map(Domain::as_str).collect();
     assert_eq!(
         seen,
         [
             "a-b.c_d.example",
             "example.com",
-            "x.example.",
+            "x.example",
             "xn--bcher-kva.example"
         ]
     );
     // remove
-    cache.remove("example.com").await.unwrap();
-    assert!(cache.get("example.com").await.unwrap().is_none());
-    cache.remove("never.example").await.unwrap();
+    cache.remove(&d("example.com")).await.unwrap();
+    assert!(cache.get(&d("example.com")).await.unwrap().is_none());
+    cache.remove(&d("never.example")).await.unwrap();
     // metadata
     assert_eq!(cache.last_refresh().await.unwrap(), None);
-    cache.set_last_refresh(1_700_000_000).await.unwrap();
-    cache.set_last_refresh(1_700_000_100).await.unwrap();
-    assert_eq!(cache.last_refresh().await.unwrap(), Some(1_700_000_100));
+    cache.set_last_refresh(t(1_700_000_000)).await.unwrap();
+    cache.set_last_refresh(t(1_700_000_100)).await.unwrap();
+    assert_eq!(cache.last_refresh().await.unwrap(), Some(t(1_700_000_100)));
 }
 
 /// Concurrent writers of one domain: the newest fetch wins whatever the interleaving.
-pub(crate) async fn concurrent_writers(cache: Arc<dyn PolicyCache>) {
+pub(crate) async fn concurrent_writers(cache: Arc<dyn CacheAdmin>) {
     let writers: Vec<_> = (0..16u64)
         .map(|i| {
             let cache = Arc::clone(&cache);
             tokio::spawn(async move {
                 cache
                     .put(
-                        "race.example",
+                        &d("race.example"),
                         entry(&format!("id{i}"), 10_000 + i, "mx.example.com"),
                     )
                     .await
@@ -122,7 +134,7 @@ pub(crate) async fn concurrent_writers(cache: Arc<dyn PolicyCache>) {
     }
     assert_eq!(
         cache
-            .get("race.example")
+            .get(&d("race.example"))
             .await
             .unwrap()
             .unwrap()
@@ -151,14 +163,14 @@ async fn sqlite_survives_reopen() {
     {
         let cache = SqliteCache::open(&path).unwrap();
         cache
-            .put("example.com", entry("a1", 1000, "mx.example.com"))
+            .put(&d("example.com"), entry("a1", 1000, "mx.example.com"))
             .await
             .unwrap();
     }
     let cache = SqliteCache::open(&path).unwrap();
     assert_eq!(
         cache
-            .get("example.com")
+            .get(&d("example.com"))
             .await
             .unwrap()
             .unwrap()

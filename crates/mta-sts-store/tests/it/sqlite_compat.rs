@@ -1,7 +1,8 @@
-use mta_sts_cache::{CacheError, PolicyCache, SqliteCache};
+use mta_sts_cache::{CacheAdmin, CacheError, PolicyCache};
+use mta_sts_store::SqliteCache;
 use rusqlite::Connection;
 
-use crate::conformance::{entry, temp_db};
+use crate::conformance::{d, entry, t, temp_db};
 
 /// What postfix-mta-sts-resolver creates and writes (its SQLite cache), reproduced with plain SQL.
 fn python_store(path: &std::path::Path) {
@@ -37,14 +38,14 @@ async fn reads_a_store_written_by_postfix_mta_sts_resolver() {
     python_store(&path);
     let cache = SqliteCache::open(&path).unwrap();
     let got = cache
-        .get("example.org")
+        .get(&d("example.org"))
         .await
         .unwrap()
         .expect("the learned policy is kept");
     assert_eq!(got.id().as_str(), "20240101T000000");
-    assert_eq!(got.fetched_at(), 1_700_000_000);
+    assert_eq!(got.fetched_at(), t(1_700_000_000));
     assert!(got.policy().matches_mx("mx1.example.net"));
-    assert_eq!(cache.last_refresh().await.unwrap(), Some(1_699_999_999));
+    assert_eq!(cache.last_refresh().await.unwrap(), Some(t(1_699_999_999)));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -52,10 +53,13 @@ async fn writes_what_postfix_mta_sts_resolver_reads() {
     let path = temp_db("ours");
     let cache = SqliteCache::open(&path).unwrap();
     cache
-        .put("example.com", entry("a1", 1_700_000_000, "mx.example.com"))
+        .put(
+            &d("example.com"),
+            entry("a1", 1_700_000_000, "mx.example.com"),
+        )
         .await
         .unwrap();
-    cache.set_last_refresh(1_700_000_500).await.unwrap();
+    cache.set_last_refresh(t(1_700_000_500)).await.unwrap();
     let conn = Connection::open(&path).unwrap();
     let (ts, id, body): (i64, String, String) = conn
         .query_row(
@@ -97,7 +101,7 @@ async fn a_corrupt_row_is_an_error_not_a_policy() {
         .unwrap();
     let cache = SqliteCache::open(&path).unwrap();
     assert!(matches!(
-        cache.get("example.org").await,
+        cache.get(&d("example.org")).await,
         Err(CacheError::Corrupt(_))
     ));
     let page = cache.scan(None, 10).await.unwrap();
@@ -114,7 +118,7 @@ fn unusable_files_give_a_clear_error_at_open() {
     .unwrap();
     let err = SqliteCache::open(&garbage).unwrap_err();
     assert!(
-        matches!(&err, CacheError::Open { path, .. } if path.ends_with("cache.db")),
+        matches!(&err, CacheError::Open { target, .. } if target.ends_with("cache.db")),
         "{err}"
     );
     assert!(err.to_string().contains("not a database"), "{err}");
@@ -177,11 +181,12 @@ fn child_role() {
         "write-then-hang" => runtime.block_on(async {
             let cache = SqliteCache::open(path).unwrap();
             cache
-                .put("example.com", entry("a1", 1000, "mx.example.com"))
+                .put(&d("example.com"), entry("a1", 1000, "mx.example.com"))
                 .await
                 .unwrap();
             std::fs::write(format!("{path}.written"), b"").unwrap();
-            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            // Stay alive, holding whatever SQLite holds, until the parent kills us.
+            std::future::pending::<()>().await;
         }),
         "open-read-only" => {
             let err = SqliteCache::open(path).unwrap_err();
@@ -200,19 +205,20 @@ async fn an_acknowledged_write_survives_kill_9() {
     let path_str = path.to_str().unwrap().to_owned();
     let mut child = spawn_child(&format!("write-then-hang:{path_str}"), None);
     let marker = std::path::PathBuf::from(format!("{path_str}.written"));
-    for _ in 0..200 {
-        if marker.exists() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(marker.exists(), "the child never acknowledged its write");
+    let acknowledged = mta_sts_testkit::eventually(std::time::Duration::from_secs(10), || {
+        std::future::ready(marker.exists().then_some(()))
+    })
+    .await;
+    assert!(
+        acknowledged.is_some(),
+        "the child never acknowledged its write"
+    );
     child.kill().unwrap(); // SIGKILL: no destructor, no checkpoint
     child.wait().unwrap();
     let cache = SqliteCache::open(&path).unwrap();
     assert_eq!(
         cache
-            .get("example.com")
+            .get(&d("example.com"))
             .await
             .unwrap()
             .unwrap()
