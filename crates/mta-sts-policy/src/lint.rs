@@ -74,16 +74,26 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Warning {
     BlankLine,
-    Duplicate { name: String, first: usize },
+    Duplicate {
+        name: String,
+        first: usize,
+        invalid: Option<PolicyErrorKind>,
+    },
     DuplicateMx(String),
     LfLineEnds,
-    MixedLineEnds { lf: usize, crlf: usize },
+    MixedLineEnds {
+        lf: usize,
+        crlf: usize,
+    },
     MaxAgeClamped,
     MaxAgeZero,
     MaxAgeShort(u32),
     MxTrailingDot,
     MxInModeNone,
-    KeyCase { found: String, known: &'static str },
+    KeyCase {
+        found: String,
+        known: &'static str,
+    },
     WildcardTld(String),
     WildcardDomain(String),
 }
@@ -112,10 +122,16 @@ impl fmt::Display for Warning {
             Self::BlankLine => f.write_str(
                 "blank line: RFC 8461's grammar has no empty lines; most senders skip them but strict ones may refuse the policy",
             ),
-            Self::Duplicate { name, first } => write!(
-                f,
-                "duplicate \"{name}\": only the first (line {first}) counts, this one is ignored"
-            ),
+            Self::Duplicate { name, first, invalid } => {
+                write!(
+                    f,
+                    "duplicate \"{name}\": only the first (line {first}) counts, this one is ignored"
+                )?;
+                match invalid {
+                    Some(why) => write!(f, "; its value would not be valid anyway: {why}"),
+                    None => Ok(()),
+                }
+            }
             Self::DuplicateMx(p) => write!(f, "mx pattern {p:?} is listed more than once"),
             Self::LfLineEnds => f.write_str(
                 "lines end in LF only: RFC 8461's grammar allows it, but its prose says CRLF-separated",

@@ -130,12 +130,12 @@ pub(crate) fn policy_line(line: &str) -> Result<Line<'_>, PolicyErrorKind> {
     Ok(Line::Field { name, value })
 }
 
-/// The first line each non-repeated field was seen on (POL-8).
+/// The first line each non-repeated field was seen on, and its value if that was valid (POL-8).
 #[derive(Default)]
 struct Seen {
-    version: Option<usize>,
-    mode: Option<(usize, Mode)>,
-    max_age: Option<(usize, MaxAge)>,
+    version: Option<(usize, Option<Version>)>,
+    mode: Option<(usize, Option<Mode>)>,
+    max_age: Option<(usize, Option<MaxAge>)>,
 }
 
 /// Walks a whole policy body. Returns the policy when no error was reported.
@@ -205,44 +205,54 @@ pub(crate) fn analyze<S: Sink>(
                 continue;
             }
         };
+        // POL-8: only the first of a non-repeated key counts. A later one is still a grammatical line
+        // (it fits sts-policy-extension), so it is ignored without judging its value.
         match name {
             "version" => {
-                if value != Version::StsV1.as_str() {
-                    report(
-                        sink,
-                        Some(number),
-                        PolicyErrorKind::InvalidVersion(value.into()),
-                    )?;
-                } else if let Some(first) = seen.version {
-                    duplicate(sink, number, name, first);
-                } else {
-                    seen.version = Some(number);
-                    order.push(Slot::Version);
+                if let Some((first, _)) = seen.version {
+                    duplicate(sink, number, name, first, || parse_version(value).err());
+                    continue;
+                }
+                let parsed = parse_version(value);
+                seen.version = Some((number, parsed.as_ref().ok().copied()));
+                match parsed {
+                    Ok(_) => order.push(Slot::Version),
+                    Err(kind) => report(sink, Some(number), kind)?,
                 }
             }
-            "mode" => match value.parse::<Mode>() {
-                Err(e) => report(sink, Some(number), e.kind().clone())?,
-                Ok(_) if seen.mode.is_some() => {
-                    duplicate(sink, number, name, seen.mode.map_or(0, |m| m.0));
+            "mode" => {
+                if let Some((first, _)) = seen.mode {
+                    duplicate(sink, number, name, first, || {
+                        value.parse::<Mode>().map_err(|e| e.kind().clone()).err()
+                    });
+                    continue;
                 }
-                Ok(mode) => {
-                    seen.mode = Some((number, mode));
-                    order.push(Slot::Mode);
+                let parsed = value.parse::<Mode>().map_err(|e| e.kind().clone());
+                seen.mode = Some((number, parsed.as_ref().ok().copied()));
+                match parsed {
+                    Ok(_) => order.push(Slot::Mode),
+                    Err(kind) => report(sink, Some(number), kind)?,
                 }
-            },
-            "max_age" => match MaxAge::parse_value(value) {
-                Err(kind) => report(sink, Some(number), kind)?,
-                Ok(_) if seen.max_age.is_some() => {
-                    duplicate(sink, number, name, seen.max_age.map_or(0, |m| m.0));
+            }
+            "max_age" => {
+                if let Some((first, _)) = seen.max_age {
+                    duplicate(sink, number, name, first, || {
+                        MaxAge::parse_value(value).err()
+                    });
+                    continue;
                 }
-                Ok((age, clamped)) => {
-                    if sink.wants_warnings() {
-                        max_age_warnings(sink, number, age, clamped);
+                let parsed = MaxAge::parse_value(value);
+                seen.max_age = Some((number, parsed.as_ref().ok().map(|(age, _)| *age)));
+                match parsed {
+                    Ok((age, clamped)) => {
+                        if sink.wants_warnings() {
+                            max_age_warnings(sink, number, age, clamped);
+                        }
+                        order.push(Slot::MaxAge);
                     }
-                    seen.max_age = Some((number, age));
-                    order.push(Slot::MaxAge);
+                    Err(kind) => report(sink, Some(number), kind)?,
                 }
-            },
+            }
             "mx" => match value.parse::<MxPattern>() {
                 Err(reason) => {
                     let value = value.to_owned();
@@ -270,7 +280,7 @@ pub(crate) fn analyze<S: Sink>(
             _ => {
                 // Bounded by MAX_EXTENSIONS, so this scan keeps the parse linear.
                 if let Some((first, _)) = extensions.iter().find(|(_, e)| e.name() == name) {
-                    duplicate(sink, number, name, *first);
+                    duplicate(sink, number, name, *first, || None);
                     continue;
                 }
                 if extensions.len() == Policy::MAX_EXTENSIONS {
@@ -297,11 +307,11 @@ pub(crate) fn analyze<S: Sink>(
             sink.warning(None, Warning::LfLineEnds);
         }
     }
-    let mode = seen.mode.map(|m| m.1);
+    let mode = seen.mode.and_then(|m| m.1);
     let missing = [
-        (seen.version.is_none(), "version"),
+        (seen.version.and_then(|v| v.1).is_none(), "version"),
         (mode.is_none(), "mode"),
-        (seen.max_age.is_none(), "max_age"),
+        (seen.max_age.and_then(|m| m.1).is_none(), "max_age"),
     ];
     for (absent, field) in missing {
         if absent {
@@ -317,7 +327,7 @@ pub(crate) fn analyze<S: Sink>(
         }
         _ => {}
     }
-    let (Some(mode), Some((_, max_age)), false) = (mode, seen.max_age, failed) else {
+    let (Some(mode), Some((_, Some(max_age))), false) = (mode, seen.max_age, failed) else {
         return Ok(None);
     };
     // A cache may hold a million policies: spare capacity left by pushing would be a quarter of
@@ -335,15 +345,34 @@ pub(crate) fn analyze<S: Sink>(
     }))
 }
 
-fn duplicate<S: Sink>(sink: &mut S, line: usize, name: &str, first: usize) {
+/// A repeated non-repeated key. `invalid` says what would be wrong with its value if it counted;
+/// it is asked only for the linter's message, the parser never judges an ignored value.
+fn duplicate<S: Sink>(
+    sink: &mut S,
+    line: usize,
+    name: &str,
+    first: usize,
+    invalid: impl FnOnce() -> Option<PolicyErrorKind>,
+) {
     if sink.wants_warnings() {
+        let invalid = invalid();
         sink.warning(
             Some(line),
             Warning::Duplicate {
                 name: name.into(),
                 first,
+                invalid,
             },
         );
+    }
+}
+
+/// `sts-policy-version-value = %s"STSv1"` (POL-3).
+fn parse_version(value: &str) -> Result<Version, PolicyErrorKind> {
+    if value == Version::StsV1.as_str() {
+        Ok(Version::StsV1)
+    } else {
+        Err(PolicyErrorKind::InvalidVersion(value.into()))
     }
 }
 

@@ -1,5 +1,7 @@
 use mta_sts_policy::{Policy, Severity, lint, lint_for_domain};
 
+use crate::rules::POL_8_REPEATS;
+
 fn summary(body: &str) -> Vec<(Option<usize>, Severity, &'static str)> {
     lint(body.as_bytes())
         .iter()
@@ -111,4 +113,31 @@ fn diagnostics_read_well() {
         "line 2: error [POL-4]: mode must be \"enforce\", \"testing\" or \"none\" (lower case), found \"Enforce\""
     );
     assert!(found[0].error_kind().is_some());
+}
+
+#[test]
+fn pol_8_ignored_repeats_are_warnings() {
+    for (body, expected, repeat) in POL_8_REPEATS {
+        let found = lint(body.as_bytes());
+        let errors: Vec<_> = found
+            .iter()
+            .filter(|d| d.severity() == Severity::Error)
+            .map(|d| (d.rule(), d.line().unwrap_or(0)))
+            .collect();
+        match expected {
+            Ok(_) => assert_eq!(errors, [], "{body:?}"),
+            Err(error) => assert_eq!(errors.first(), Some(error), "{body:?}"),
+        }
+        let warning = found
+            .iter()
+            .find(|d| d.rule() == "POL-8" && d.line() == Some(*repeat))
+            .unwrap_or_else(|| panic!("no POL-8 warning on line {repeat}: {found:?}"));
+        assert_eq!(warning.severity(), Severity::Warning);
+        // In these rows the ignored value would be invalid exactly when the first one is valid.
+        assert_eq!(
+            warning.message().contains("would not be valid"),
+            expected.is_ok(),
+            "{warning}"
+        );
+    }
 }
