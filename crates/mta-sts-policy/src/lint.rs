@@ -218,7 +218,6 @@ impl Sink for LintSink {
 ///     (Some(4), Severity::Warning, "A-5"),
 ///     (Some(5), Severity::Warning, "POL-5"),
 ///     (None, Severity::Warning, "POL-6"),
-///     (None, Severity::Error, "POL-2"),
 /// ]);
 /// ```
 pub fn lint(body: &[u8]) -> Vec<Diagnostic> {

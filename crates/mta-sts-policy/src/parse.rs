@@ -130,12 +130,41 @@ pub(crate) fn policy_line(line: &str) -> Result<Line<'_>, PolicyErrorKind> {
     Ok(Line::Field { name, value })
 }
 
-/// The first line each non-repeated field was seen on, and its value if that was valid (POL-8).
+/// The first line each non-repeated field was seen on and its value if that was valid (POL-8), and
+/// whether an `mx` line was refused. A field seen but invalid is not also reported as missing.
 #[derive(Default)]
 struct Seen {
     version: Option<(usize, Option<Version>)>,
     mode: Option<(usize, Option<Mode>)>,
     max_age: Option<(usize, Option<MaxAge>)>,
+    mx_refused: bool,
+}
+
+impl Seen {
+    /// A line the line grammar refused but whose key is still plain (` max_age: 1`, `mode : none`):
+    /// the field is there, only malformed.
+    fn malformed(&mut self, number: usize, line: &str) {
+        match intended_key(line) {
+            Some("version") => _ = self.version.get_or_insert((number, None)),
+            Some("mode") => _ = self.mode.get_or_insert((number, None)),
+            Some("max_age") => _ = self.max_age.get_or_insert((number, None)),
+            Some("mx") => self.mx_refused = true,
+            _ => {}
+        }
+    }
+}
+
+/// The key a malformed line was meant to have: after any leading whitespace, the letters, digits
+/// and `_` before an optional run of whitespace and a `:`.
+fn intended_key(line: &str) -> Option<&str> {
+    let line = line.trim_start_matches(is_wsp);
+    let end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(line.len());
+    let (key, rest) = line.split_at(end);
+    rest.trim_start_matches(is_wsp)
+        .starts_with(':')
+        .then_some(key)
 }
 
 /// Walks a whole policy body. Returns the policy when no error was reported.
@@ -188,11 +217,12 @@ pub(crate) fn analyze<S: Sink>(
                 piece
             }
         };
-        if line.contains('\r') {
-            report(sink, Some(number), PolicyErrorKind::ControlCharacter(b'\r'))?;
-            continue;
-        }
-        let (name, value) = match policy_line(line) {
+        let parsed = if line.contains('\r') {
+            Err(PolicyErrorKind::ControlCharacter(b'\r'))
+        } else {
+            policy_line(line)
+        };
+        let (name, value) = match parsed {
             Ok(Line::Field { name, value }) => (name, value),
             Ok(Line::Blank) => {
                 if sink.wants_warnings() {
@@ -202,6 +232,7 @@ pub(crate) fn analyze<S: Sink>(
             }
             Err(kind) => {
                 report(sink, Some(number), kind)?;
+                seen.malformed(number, line);
                 continue;
             }
         };
@@ -255,6 +286,7 @@ pub(crate) fn analyze<S: Sink>(
             }
             "mx" => match value.parse::<MxPattern>() {
                 Err(reason) => {
+                    seen.mx_refused = true;
                     let value = value.to_owned();
                     report(
                         sink,
@@ -263,6 +295,7 @@ pub(crate) fn analyze<S: Sink>(
                     )?;
                 }
                 Ok(_) if mx.len() == Policy::MAX_MX => {
+                    seen.mx_refused = true;
                     let kind = PolicyErrorKind::TooManyMx {
                         max: Policy::MAX_MX,
                     };
@@ -309,9 +342,9 @@ pub(crate) fn analyze<S: Sink>(
     }
     let mode = seen.mode.and_then(|m| m.1);
     let missing = [
-        (seen.version.and_then(|v| v.1).is_none(), "version"),
-        (mode.is_none(), "mode"),
-        (seen.max_age.and_then(|m| m.1).is_none(), "max_age"),
+        (seen.version.is_none(), "version"),
+        (seen.mode.is_none(), "mode"),
+        (seen.max_age.is_none(), "max_age"),
     ];
     for (absent, field) in missing {
         if absent {
@@ -319,7 +352,7 @@ pub(crate) fn analyze<S: Sink>(
         }
     }
     match mode {
-        Some(mode) if mode.requires_mx() && mx.is_empty() => {
+        Some(mode) if mode.requires_mx() && mx.is_empty() && !seen.mx_refused => {
             report(sink, None, PolicyErrorKind::MissingMx(mode))?;
         }
         Some(Mode::None) if !mx.is_empty() && sink.wants_warnings() => {
