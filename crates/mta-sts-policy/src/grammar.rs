@@ -124,6 +124,7 @@ pub(crate) fn policy_line(line: &str) -> Result<Line<'_>, PolicyErrorKind> {
     let Ok((rest, name)) = sts_policy_ext_name(line) else {
         return Err(match line.chars().next() {
             Some(':') => PolicyErrorKind::EmptyKey,
+            Some(c @ ('_' | '-' | '.')) => PolicyErrorKind::InvalidKeyStart(c),
             Some(c) if c.is_ascii_control() => PolicyErrorKind::ControlCharacter(c as u8),
             Some(c) => PolicyErrorKind::InvalidKey(c),
             None => PolicyErrorKind::MissingColon,
@@ -568,7 +569,12 @@ mod tests {
             Err(PolicyErrorKind::ControlCharacter(b'\t'))
         );
         assert_eq!(policy_line(": value"), Err(PolicyErrorKind::EmptyKey));
-        assert_eq!(policy_line("_x: 1"), Err(PolicyErrorKind::InvalidKey('_')));
+        for start in ['_', '-', '.'] {
+            let line = format!("{start}x: 1");
+            let expected = Err(PolicyErrorKind::InvalidKeyStart(start));
+            assert_eq!(policy_line(&line), expected, "{line:?}");
+        }
+        assert_eq!(policy_line("x_-.: 1"), field("x_-.", "1"));
         assert_eq!(policy_line("x y: 1"), Err(PolicyErrorKind::InvalidKey(' ')));
         assert_eq!(policy_line("x y"), Err(PolicyErrorKind::MissingColon));
         assert_eq!(policy_line("junk"), Err(PolicyErrorKind::MissingColon));

@@ -160,6 +160,25 @@ fn lint_and_parse_agree() {
     }
 }
 
+/// POL-10: `sts-policy-ext-name` starts with a letter or digit; `_`, `-` and `.` come later.
+#[test]
+fn pol_10_key_start_is_named() {
+    for key in ["_x", "-x", ".x"] {
+        let body = format!("version: STSv1\r\nmode: none\r\n{key}: 1\r\nmax_age: 86400\r\n");
+        let found = lint(body.as_bytes());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].line(), found[0].severity(), found[0].rule()),
+            (Some(3), Severity::Error, "POL-10")
+        );
+        let start = key.chars().next().unwrap();
+        assert_eq!(
+            found[0].message(),
+            format!("a key must start with a letter or digit, found {start:?}")
+        );
+    }
+}
+
 #[test]
 fn diagnostics_read_well() {
     let found = lint(b"version: STSv1\r\nmode: Enforce\r\nmx: a.example\r\nmax_age: 604800\r\n");
