@@ -428,7 +428,7 @@ impl<'a, S: Sink> Walk<'a, S> {
     }
 
     /// A pattern that is legal but probably not what was meant: written with a trailing dot
-    /// listed twice, or a wildcard too wide (SEC-5).
+    /// listed twice, shaped like an address (MATCH-1), or a wildcard too wide (SEC-5).
     fn mx_warnings(&mut self, number: usize, pattern: &MxPattern, trailing_dot: bool) {
         let line = Some(number);
         if trailing_dot {
@@ -441,6 +441,10 @@ impl<'a, S: Sink> Walk<'a, S> {
         {
             self.sink
                 .warning(line, Warning::DuplicateMx(pattern.as_str().into()));
+        }
+        if pattern.is_address_shaped() {
+            self.sink
+                .warning(line, Warning::MxAddress(pattern.as_str().into()));
         }
         if pattern.is_wildcard() {
             let suffix = pattern.domain();

@@ -39,6 +39,8 @@ pub(crate) enum Warning {
     WildcardTld(String),
     /// `*.<policy domain>`: every host of the domain.
     WildcardDomain(String),
+    /// A pattern shaped like an IP address, which no MX host name matches.
+    MxAddress(String),
 }
 
 impl Warning {
@@ -56,6 +58,7 @@ impl Warning {
             Self::MxInModeNone => "POL-2",
             Self::KeyCase { .. } => "POL-2",
             Self::WildcardTld(_) | Self::WildcardDomain(_) => "SEC-5",
+            Self::MxAddress(_) => "MATCH-1",
         }
     }
 }
@@ -109,6 +112,10 @@ impl fmt::Display for Warning {
             Self::WildcardDomain(p) => write!(
                 f,
                 "{p} matches every host in the domain, so anyone who controls one of them can receive its mail (RFC 8461 §10.4)"
+            ),
+            Self::MxAddress(p) => write!(
+                f,
+                "mx pattern {p:?} is shaped like an IP address, so it never matches an MX host name: MX records name hosts, not addresses"
             ),
         }
     }

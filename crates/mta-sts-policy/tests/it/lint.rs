@@ -160,6 +160,40 @@ fn lint_and_parse_agree() {
     }
 }
 
+/// MATCH-1: MX records name hosts, so an address-shaped pattern matches no MX host; the policy
+/// is still valid.
+#[test]
+fn match_1_address_shaped_mx_is_a_warning() {
+    let table: &[(&str, bool)] = &[
+        ("127.0.0.1", true),
+        ("*.1.2.3.4", true),
+        ("mx1.example.com", false),
+        ("1.example.com", false),
+    ];
+    for (pattern, warned) in table {
+        let body =
+            format!("version: STSv1\r\nmode: testing\r\nmx: {pattern}\r\nmax_age: 604800\r\n");
+        let found = lint(body.as_bytes());
+        let rules: Vec<_> = found
+            .iter()
+            .map(|d| (d.line(), d.severity(), d.rule()))
+            .collect();
+        let expected: &[_] = if *warned {
+            &[(Some(3), Severity::Warning, "MATCH-1")]
+        } else {
+            &[]
+        };
+        assert_eq!(rules, expected, "{pattern}");
+        if *warned {
+            assert!(
+                found[0].message().contains("never matches an MX host name"),
+                "{}",
+                found[0]
+            );
+        }
+    }
+}
+
 /// POL-10: `sts-policy-ext-name` starts with a letter or digit; `_`, `-` and `.` come later.
 #[test]
 fn pol_10_key_start_is_named() {
