@@ -23,6 +23,10 @@ pub(crate) const MAX_MX: usize = 1000;
 /// [`Policy::MAX_EXTENSIONS`](crate::Policy::MAX_EXTENSIONS).
 pub(crate) const MAX_EXTENSIONS: usize = 100;
 
+/// The body size senders read up to: RFC 8461 §3.3 suggests 64 KiB, and the sender of this
+/// workspace (mta-sts-fetch) and the reference resolvers stop there (FETCH-8).
+const SENDER_BODY_LIMIT: usize = 64 * 1024;
+
 /// Receives what [`walk`] finds.
 pub(crate) trait Sink {
     /// Records an error; returning `Err` stops the walk.
@@ -209,6 +213,9 @@ pub(crate) fn walk<S: Sink>(
     policy_domain: Option<&str>,
     sink: &mut S,
 ) -> Result<Option<Fields>, PolicyError> {
+    if body.len() > SENDER_BODY_LIMIT && sink.wants_warnings() {
+        sink.warning(None, Warning::BodyTooLarge(body.len()));
+    }
     let text = match text(body) {
         Ok(text) => text,
         Err((line, kind)) => {

@@ -41,6 +41,8 @@ pub(crate) enum Warning {
     WildcardDomain(String),
     /// A pattern shaped like an IP address, which no MX host name matches.
     MxAddress(String),
+    /// A body longer than senders read (the size, in bytes).
+    BodyTooLarge(usize),
 }
 
 impl Warning {
@@ -59,6 +61,7 @@ impl Warning {
             Self::KeyCase { .. } => "POL-2",
             Self::WildcardTld(_) | Self::WildcardDomain(_) => "SEC-5",
             Self::MxAddress(_) => "MATCH-1",
+            Self::BodyTooLarge(_) => "FETCH-8",
         }
     }
 }
@@ -112,6 +115,10 @@ impl fmt::Display for Warning {
             Self::WildcardDomain(p) => write!(
                 f,
                 "{p} matches every host in the domain, so anyone who controls one of them can receive its mail (RFC 8461 §10.4)"
+            ),
+            Self::BodyTooLarge(size) => write!(
+                f,
+                "the policy is {size} bytes: senders stop reading at 64 KiB (65536 bytes), so they may refuse it or see it truncated"
             ),
             Self::MxAddress(p) => write!(
                 f,

@@ -194,6 +194,29 @@ fn match_1_address_shaped_mx_is_a_warning() {
     }
 }
 
+/// FETCH-8: senders read at most 64 KiB of a policy, so a longer body is worth a warning.
+#[test]
+fn fetch_8_body_over_64_kib() {
+    let head = "version: STSv1\r\nmode: none\r\nmax_age: 86400\r\nnote: ";
+    for (size, warned) in [(65_536, false), (65_537, true)] {
+        let padding = "a".repeat(size - head.len() - 2);
+        let body = format!("{head}{padding}\r\n");
+        assert_eq!(body.len(), size);
+        let found = lint(body.as_bytes());
+        let expected: &[_] = if warned {
+            &[(None, Severity::Warning, "FETCH-8")]
+        } else {
+            &[]
+        };
+        assert_eq!(summary(&body), expected, "{size}");
+        if warned {
+            assert!(found[0].message().contains("65537 bytes"), "{}", found[0]);
+        }
+        // Only a warning: the body still parses.
+        assert!(Policy::parse(body.as_bytes()).is_ok());
+    }
+}
+
 /// POL-10: `sts-policy-ext-name` starts with a letter or digit; `_`, `-` and `.` come later.
 #[test]
 fn pol_10_key_start_is_named() {
