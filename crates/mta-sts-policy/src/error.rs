@@ -62,6 +62,9 @@ pub enum PolicyErrorKind {
     /// A key contains a character other than letters, digits, `_`, `-` and `.`.
     #[error("invalid character {0:?} in a key (keys are letters, digits, '_', '-' and '.')")]
     InvalidKey(char),
+    /// A key starts with `_`, `-` or `.`, which may only follow its first character.
+    #[error("a key must start with a letter or digit, found {0:?}")]
+    InvalidKeyStart(char),
     /// A key longer than 32 characters.
     #[error("a key is longer than 32 characters")]
     KeyTooLong,
@@ -133,7 +136,8 @@ impl PolicyErrorKind {
     pub fn rule(&self) -> &'static str {
         match self {
             Self::NotUtf8 | Self::ByteOrderMark => "FETCH-12",
-            Self::InvalidKey(_) | Self::KeyTooLong | Self::EmptyKey => "POL-10",
+            Self::InvalidKey(_) | Self::InvalidKeyStart(_) => "POL-10",
+            Self::KeyTooLong | Self::EmptyKey => "POL-10",
             Self::MissingColon | Self::EmptyValue(_) => "POL-10",
             Self::ReservedKey(_) | Self::ValueWhitespace(_) => "POL-10",
             Self::LeadingWhitespace | Self::WhitespaceBeforeColon => "POL-7",

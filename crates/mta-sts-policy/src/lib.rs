@@ -50,20 +50,31 @@
 
 pub use domain::{Domain, DomainError};
 pub use error::{PolicyError, PolicyErrorKind};
+pub use extension::Extension;
 pub use lint::{Diagnostic, Severity, lint, lint_for_domain};
 pub use max_age::MaxAge;
 pub use mode::Mode;
 pub use mx::{MxError, MxPattern};
-pub use policy::{Extension, Policy, Version};
+pub use policy::Policy;
+pub use version::Version;
 
+// Layers, bottom first; a layer uses only itself and the layers before it. The value types and
+// their error; the warnings; the grammar (line ABNF and the walk over a file); `Policy`; the linter.
 mod domain;
 mod error;
-mod lint;
+mod extension;
 mod max_age;
 mod mode;
 mod mx;
-mod parse;
+mod version;
+
+mod warning;
+
+mod grammar;
+
 mod policy;
+
+mod lint;
 
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -1,8 +1,10 @@
-//! Every problem in a policy file at once, for people publishing one.
+//! Every problem in a policy file at once, for people publishing one: the grammar's findings
+//! turned into [`Diagnostic`]s.
 
 use std::fmt;
 
-use crate::parse::{Sink, analyze};
+use crate::grammar::{Sink, walk};
+use crate::warning::Warning;
 use crate::{PolicyError, PolicyErrorKind};
 
 /// How serious a [`Diagnostic`] is.
@@ -70,90 +72,7 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Findings that do not make a policy invalid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Warning {
-    BlankLine,
-    Duplicate { name: String, first: usize },
-    DuplicateMx(String),
-    LfLineEnds,
-    MixedLineEnds { lf: usize, crlf: usize },
-    MaxAgeClamped,
-    MaxAgeZero,
-    MaxAgeShort(u32),
-    MxTrailingDot,
-    MxInModeNone,
-    KeyCase { found: String, known: &'static str },
-    WildcardTld(String),
-    WildcardDomain(String),
-}
-
-impl Warning {
-    fn rule(&self) -> &'static str {
-        match self {
-            Self::BlankLine => "A-5",
-            Self::Duplicate { .. } => "POL-8",
-            Self::DuplicateMx(_) => "POL-9",
-            Self::LfLineEnds | Self::MixedLineEnds { .. } => "POL-6",
-            Self::MaxAgeClamped => "A-3",
-            Self::MaxAgeZero => "A-15",
-            Self::MaxAgeShort(_) => "POL-5",
-            Self::MxTrailingDot => "A-9",
-            Self::MxInModeNone => "POL-2",
-            Self::KeyCase { .. } => "POL-2",
-            Self::WildcardTld(_) | Self::WildcardDomain(_) => "SEC-5",
-        }
-    }
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::BlankLine => f.write_str(
-                "blank line: RFC 8461's grammar has no empty lines; most senders skip them but strict ones may refuse the policy",
-            ),
-            Self::Duplicate { name, first } => write!(
-                f,
-                "duplicate \"{name}\": only the first (line {first}) counts, this one is ignored"
-            ),
-            Self::DuplicateMx(p) => write!(f, "mx pattern {p:?} is listed more than once"),
-            Self::LfLineEnds => f.write_str(
-                "lines end in LF only: RFC 8461's grammar allows it, but its prose says CRLF-separated",
-            ),
-            Self::MixedLineEnds { lf, crlf } => write!(
-                f,
-                "mixed line ends ({lf} LF, {crlf} CRLF): pick one, preferably CRLF"
-            ),
-            Self::MaxAgeClamped => f.write_str(
-                "max_age is above the maximum 31557600 (one year); senders use 31557600",
-            ),
-            Self::MaxAgeZero => f.write_str(
-                "max_age is 0: senders cannot cache the policy, so it protects almost nothing",
-            ),
-            Self::MaxAgeShort(secs) => write!(
-                f,
-                "max_age {secs} is under one day; RFC 8461 §10.2 advises weeks or longer (e.g. 604800 or more)"
-            ),
-            Self::MxTrailingDot => f.write_str(
-                "trailing dot in an mx pattern: not RFC 5321 syntax; accepted here and ignored, other senders may refuse it",
-            ),
-            Self::MxInModeNone => f.write_str("mode is none: the mx lines have no effect"),
-            Self::KeyCase { found, known } => write!(
-                f,
-                "key {found:?} is not {known:?}: keys are case-sensitive, so this line is an unknown extension and ignored"
-            ),
-            Self::WildcardTld(p) => write!(
-                f,
-                "{p} matches any host directly under a top-level domain: list your own MX names"
-            ),
-            Self::WildcardDomain(p) => write!(
-                f,
-                "{p} matches every host in the domain, so anyone who controls one of them can receive its mail (RFC 8461 §10.4)"
-            ),
-        }
-    }
-}
-
+/// The linter's sink: every finding becomes a diagnostic, and the walk never stops.
 #[derive(Debug, Default)]
 struct LintSink {
     diagnostics: Vec<Diagnostic>,
@@ -202,7 +121,6 @@ impl Sink for LintSink {
 ///     (Some(4), Severity::Warning, "A-5"),
 ///     (Some(5), Severity::Warning, "POL-5"),
 ///     (None, Severity::Warning, "POL-6"),
-///     (None, Severity::Error, "POL-2"),
 /// ]);
 /// ```
 pub fn lint(body: &[u8]) -> Vec<Diagnostic> {
@@ -216,7 +134,7 @@ pub fn lint_for_domain(body: &[u8], policy_domain: &str) -> Vec<Diagnostic> {
 
 fn run(body: &[u8], policy_domain: Option<&str>) -> Vec<Diagnostic> {
     let mut sink = LintSink::default();
-    // LintSink never stops the analysis, so this is always Ok.
-    let _ = analyze(body, policy_domain, &mut sink);
+    // LintSink never stops the walk, so this is always Ok.
+    let _ = walk(body, policy_domain, &mut sink);
     sink.diagnostics
 }

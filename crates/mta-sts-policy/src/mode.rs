@@ -28,6 +28,16 @@ impl Mode {
     pub fn requires_mx(self) -> bool {
         self != Self::None
     }
+
+    /// Reads `sts-policy-mode-value = %s"testing" / %s"enforce" / %s"none"` (POL-4).
+    pub(crate) fn from_value(value: &str) -> Result<Self, PolicyErrorKind> {
+        match value {
+            "enforce" => Ok(Self::Enforce),
+            "testing" => Ok(Self::Testing),
+            "none" => Ok(Self::None),
+            _ => Err(PolicyErrorKind::InvalidMode(value.to_owned())),
+        }
+    }
 }
 
 /// Case-sensitive, as `%s"enforce"` in the ABNF requires (POL-4).
@@ -35,15 +45,7 @@ impl FromStr for Mode {
     type Err = PolicyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "enforce" => Ok(Self::Enforce),
-            "testing" => Ok(Self::Testing),
-            "none" => Ok(Self::None),
-            _ => Err(PolicyError::new(
-                None,
-                PolicyErrorKind::InvalidMode(s.to_owned()),
-            )),
-        }
+        Self::from_value(s).map_err(|kind| PolicyError::new(None, kind))
     }
 }
 

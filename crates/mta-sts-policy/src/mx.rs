@@ -89,6 +89,14 @@ impl MxPattern {
         self.text.strip_prefix("*.").unwrap_or(&self.text)
     }
 
+    /// Whether the domain part ends in an all-digit label, as an IPv4 address does (`127.0.0.1`,
+    /// `*.1.2.3.4`). No top-level domain is all digits, so no MX host name (MX records name hosts,
+    /// not addresses) can match such a pattern.
+    pub(crate) fn is_address_shaped(&self) -> bool {
+        let last = self.domain().rsplit('.').next().unwrap_or_default();
+        last.bytes().all(|b| b.is_ascii_digit())
+    }
+
     /// Whether an MX host name matches this pattern (RFC 8461 §4.1).
     ///
     /// - A literal pattern matches the same name (MATCH-3).
@@ -232,6 +240,23 @@ mod tests {
         assert_ne!(p("*.example.com"), p("example.com"));
         let set: HashSet<_> = [p("A.example"), p("a.EXAMPLE")].into_iter().collect();
         assert_eq!(set.len(), 1);
+    }
+
+    /// MATCH-1: MX records name hosts, so a pattern ending like an address matches none.
+    #[test]
+    fn match_1_address_shaped() {
+        let table: &[(&str, bool)] = &[
+            ("127.0.0.1", true),
+            ("*.1.2.3.4", true),
+            ("mx.example.123", true),
+            ("1.example.com", false),
+            ("x.y1", false),
+            ("*.example.net", false),
+            ("mail", false),
+        ];
+        for (pattern, expected) in table {
+            assert_eq!(p(pattern).is_address_shaped(), *expected, "{pattern}");
+        }
     }
 
     #[test]

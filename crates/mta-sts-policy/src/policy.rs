@@ -1,68 +1,13 @@
+//! [`Policy`]: a valid policy, built from the fields the grammar found or from values.
+
 use std::fmt;
 use std::str::FromStr;
 
-use crate::parse::{KNOWN_KEYS, Line, ParseSink, analyze, policy_line};
+use crate::extension::Extension;
+use crate::grammar::{self, Fields, KNOWN_KEYS, Line, Sink, Slot, policy_line, walk};
+use crate::version::Version;
+use crate::warning::Warning;
 use crate::{MaxAge, Mode, MxPattern, PolicyError, PolicyErrorKind};
-
-/// The policy format version. RFC 8461 defines only `STSv1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Version {
-    /// `STSv1`.
-    #[default]
-    StsV1,
-}
-
-impl Version {
-    /// The value as written in a policy file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::StsV1 => "STSv1",
-        }
-    }
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An unknown `key: value` line, kept for display and TLSRPT; RFC 8461 §3.2 says to ignore its meaning.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Extension {
-    name: String,
-    value: String,
-}
-
-impl Extension {
-    pub(crate) fn new_unchecked(name: &str, value: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            value: value.to_owned(),
-        }
-    }
-
-    /// The key, as written.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The value, as written (may contain UTF-8).
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-}
-
-/// Which field a line of the file carried, to keep file order (RPT-11) without duplicating data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Slot {
-    Version,
-    Mode,
-    MaxAge,
-    Mx(usize),
-    Extension(usize),
-}
 
 /// A valid MTA-STS policy (RFC 8461 §3.2).
 ///
@@ -82,32 +27,31 @@ pub(crate) enum Slot {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Policy {
-    pub(crate) version: Version,
-    pub(crate) mode: Mode,
-    pub(crate) max_age: MaxAge,
-    pub(crate) mx: Vec<MxPattern>,
-    pub(crate) extensions: Vec<Extension>,
-    pub(crate) order: Vec<Slot>,
+    version: Version,
+    mode: Mode,
+    max_age: MaxAge,
+    mx: Vec<MxPattern>,
+    extensions: Vec<Extension>,
+    order: Vec<Slot>,
 }
 
 impl Policy {
     /// The most `mx` lines a policy may have; more is refused (SEC-1). A 64 KiB body could hold about
     /// 10 000, which no real deployment needs and which would not fit in a Postfix reply.
-    pub const MAX_MX: usize = 1000;
+    pub const MAX_MX: usize = grammar::MAX_MX;
 
     /// The most distinct unknown keys a policy may have; more is refused (SEC-1). RFC 8461 defines
     /// none, and every one would be repeated in each TLSRPT-enabled Postfix answer.
-    pub const MAX_EXTENSIONS: usize = 100;
+    pub const MAX_EXTENSIONS: usize = grammar::MAX_EXTENSIONS;
 
     /// Parses a policy body as fetched over HTTPS: UTF-8, LF or CRLF line ends.
     ///
     /// Refuses anything RFC 8461 §3.2 does not allow; see [`PolicyErrorKind`]. To see every problem at
     /// once, with warnings, use [`lint`](crate::lint).
     pub fn parse(body: &[u8]) -> Result<Self, PolicyError> {
-        let mut sink = ParseSink;
-        match analyze(body, None, &mut sink)? {
-            Some(policy) => Ok(policy),
-            // ParseSink stops at the first error, so a policy is always produced when there is none.
+        match walk(body, None, &mut FirstError)? {
+            Some(fields) => Self::from_fields(fields),
+            // FirstError ends the walk at the first error, so a walk that returns found none.
             None => Err(PolicyError::new(
                 None,
                 PolicyErrorKind::MissingField("version"),
@@ -117,24 +61,42 @@ impl Policy {
 
     /// A policy in canonical field order: version, mode, each mx, max_age.
     pub fn new(mode: Mode, max_age: MaxAge, mx: Vec<MxPattern>) -> Result<Self, PolicyError> {
-        if mode.requires_mx() && mx.is_empty() {
-            return Err(PolicyError::new(None, PolicyErrorKind::MissingMx(mode)));
-        }
-        if mx.len() > Self::MAX_MX {
-            return Err(PolicyError::new(
-                None,
-                PolicyErrorKind::TooManyMx { max: Self::MAX_MX },
-            ));
-        }
         let mut order = vec![Slot::Version, Slot::Mode];
         order.extend((0..mx.len()).map(Slot::Mx));
         order.push(Slot::MaxAge);
-        Ok(Self {
+        Self::from_fields(Fields {
             version: Version::StsV1,
             mode,
             max_age,
             mx,
             extensions: Vec::new(),
+            order,
+        })
+    }
+
+    /// The one way a `Policy` is made, by [`parse`](Self::parse) and [`new`](Self::new) alike: the
+    /// rules on the file as a whole are checked here, whoever gathered the fields.
+    fn from_fields(fields: Fields) -> Result<Self, PolicyError> {
+        grammar::check_mx_count(fields.mode, fields.mx.len())
+            .map_err(|kind| PolicyError::new(None, kind))?;
+        let Fields {
+            version,
+            mode,
+            max_age,
+            mut mx,
+            extensions,
+            mut order,
+        } = fields;
+        // A cache may hold a million policies: spare capacity left by pushing would be a quarter
+        // of each one's memory.
+        mx.shrink_to_fit();
+        order.shrink_to_fit();
+        Ok(Self {
+            version,
+            mode,
+            max_age,
+            mx,
+            extensions,
             order,
         })
     }
@@ -156,7 +118,7 @@ impl Policy {
         if key != name || val != value {
             return Err(err(PolicyErrorKind::ValueWhitespace(name.to_owned())));
         }
-        if self.extensions.iter().any(|e| e.name == name) {
+        if self.extensions.iter().any(|e| e.name() == name) {
             return Err(err(PolicyErrorKind::DuplicateKey(name.to_owned())));
         }
         if self.extensions.len() == Self::MAX_EXTENSIONS {
@@ -212,7 +174,7 @@ impl Policy {
             Slot::Mx(i) => PolicyLine("mx", LineValue::Str(self.mx[i].as_str())),
             Slot::Extension(i) => {
                 let ext = &self.extensions[i];
-                PolicyLine(&ext.name, LineValue::Str(&ext.value))
+                PolicyLine(ext.name(), LineValue::Str(ext.value()))
             }
         }
     }
@@ -250,6 +212,22 @@ impl fmt::Display for Policy {
             write!(f, "{}\r\n", self.line(*slot))?;
         }
         Ok(())
+    }
+}
+
+/// The parser's sink: the first error ends the walk, warnings are not computed.
+#[derive(Debug)]
+struct FirstError;
+
+impl Sink for FirstError {
+    fn error(&mut self, line: Option<usize>, kind: PolicyErrorKind) -> Result<(), PolicyError> {
+        Err(PolicyError::new(line, kind))
+    }
+
+    fn warning(&mut self, _line: Option<usize>, _warning: Warning) {}
+
+    fn wants_warnings(&self) -> bool {
+        false
     }
 }
 

@@ -142,11 +142,54 @@ fn pol_8_duplicates_first_wins() {
     assert_eq!(p.max_age().as_secs(), 86_400);
     assert_eq!(p.extensions().len(), 1);
     assert_eq!(p.extensions()[0].value(), "1");
-    // A repeated known key must still be valid: it is not an extension.
-    assert_eq!(
-        kind("version: STSv1\nmode: none\nmode: bogus\nmax_age: 86400"),
-        PolicyErrorKind::InvalidMode("bogus".into())
-    );
+    // A later repeat is ignored without judging its value: `mode: bogus` is a grammatical line.
+    let p = ok("version: STSv1\nmode: none\nmode: bogus\nmax_age: 86400");
+    assert_eq!(p.mode(), Mode::None);
+    assert_eq!(p.policy_strings().count(), 3);
+}
+
+/// What a body parses to: its mode and max_age, or the rule and line of the error.
+pub(crate) type Verdict = Result<(Mode, u32), (&'static str, usize)>;
+
+/// POL-8 / A-4: repeats of `version`, `mode` and `max_age` whose values would be invalid.
+/// Each row: the body, what the first occurrence makes of it, and the line of the ignored repeat.
+pub(crate) const POL_8_REPEATS: &[(&str, Verdict, usize)] = &[
+    (
+        "version: STSv1\nmode: testing\nmode: enforced\nmx: mx.example.com\nmax_age: 86400\n",
+        Ok((Mode::Testing, 86_400)),
+        3,
+    ),
+    (
+        "version: STSv1\nmode: enforce\nmode: Enforce\nmx: mx.example.com\nmax_age: 86400\n",
+        Ok((Mode::Enforce, 86_400)),
+        3,
+    ),
+    (
+        "version: STSv1\nmode: testing\nmx: mx.example.com\nmax_age: 86400\nmax_age: 99999999999\n",
+        Ok((Mode::Testing, 86_400)),
+        5,
+    ),
+    (
+        "version: STSv1\nversion: STSv2\nmode: testing\nmx: mx.example.com\nmax_age: 86400\n",
+        Ok((Mode::Testing, 86_400)),
+        2,
+    ),
+    // The first occurrence counts, so it must be valid even when a later one is.
+    (
+        "version: STSv1\nmode: Enforce\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n",
+        Err(("POL-4", 2)),
+        3,
+    ),
+];
+
+#[test]
+fn pol_8_later_repeats_are_not_judged() {
+    for (body, expected, _) in POL_8_REPEATS {
+        let got = Policy::parse(body.as_bytes())
+            .map(|p| (p.mode(), p.max_age().as_secs()))
+            .map_err(|e| (e.rule(), e.line().unwrap_or(0)));
+        assert_eq!(got, *expected, "{body:?}");
+    }
 }
 
 #[test]
