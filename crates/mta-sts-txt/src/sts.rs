@@ -136,16 +136,14 @@ fn sts_text_record(input: &[u8]) -> Rule<'_, StsRecord> {
         if after_delim.is_empty() && fields > 0 {
             break; // the optional trailing delimiter
         }
-        let (after_field, field) = sts_field(after_delim)?;
+        let (after_field, field) = sts_field(after_delim, id.is_some())?;
         fields += 1;
         match field {
-            // TXT-8: "all entries except for the first SHALL be ignored".
-            StsField::Id(value) => {
-                id.get_or_insert(value);
-            }
+            StsField::Id(value) => id = Some(value),
             StsField::Extension(name, value) => {
                 extensions.push(Extension::new_unchecked(name, value));
             }
+            StsField::IgnoredId => {}
         }
         rest = after_field;
     }
@@ -171,19 +169,31 @@ fn sts_version(input: &[u8]) -> Rule<'_, ()> {
 enum StsField<'a> {
     Id(PolicyId),
     Extension(&'a str, &'a str),
+    /// A second or later `id` field.
+    IgnoredId,
 }
 
 /// `sts-field = sts-id / sts-extension`
 ///
-/// A field named `id` is always read as `sts-id`: a malformed id is an error, not an extension.
-fn sts_field(input: &[u8]) -> Rule<'_, StsField<'_>> {
+/// The first field named `id` is read as `sts-id`: a malformed id is an error, not an extension.
+/// Later ones are only held to `sts-extension`: RFC 8461 §3.2 says all entries of a duplicated field
+/// "except for the first SHALL be ignored" (TXT-8), so their value is not judged as an id.
+fn sts_field(input: &[u8], id_seen: bool) -> Rule<'_, StsField<'_>> {
     let (rest, name) = ext_name(input)?;
-    if name == "id" {
-        let (rest, id) = sts_id_value(rest)?;
-        return Ok((rest, StsField::Id(id)));
+    match name {
+        "id" if id_seen => {
+            let (rest, _) = ext_value(rest)?;
+            Ok((rest, StsField::IgnoredId))
+        }
+        "id" => {
+            let (rest, id) = sts_id_value(rest)?;
+            Ok((rest, StsField::Id(id)))
+        }
+        _ => {
+            let (rest, value) = ext_value(rest)?;
+            Ok((rest, StsField::Extension(name, value)))
+        }
     }
-    let (rest, value) = ext_value(rest)?;
-    Ok((rest, StsField::Extension(name, value)))
 }
 
 /// The value part of `sts-id = %s"id=" 1*32(ALPHA / DIGIT)`.
@@ -294,9 +304,31 @@ mod tests {
 
     #[test]
     fn txt_8_duplicate_id_first_wins() {
-        let rec = StsRecord::parse(b"v=STSv1; id=aaa; id=bbb").unwrap();
-        assert_eq!(rec.id().as_str(), "aaa");
-        assert!(rec.extensions().is_empty());
+        // (record, id of the first field, or the error) — later ids are ignored, not judged as ids.
+        let table: &[(&str, Result<&str, SyntaxErrorKind>)] = &[
+            ("v=STSv1; id=aaa; id=bbb", Ok("aaa")),
+            ("v=STSv1; id=abc; id=a-b", Ok("abc")),
+            (
+                "v=STSv1; id=abc; foo=1; id=x.y_z; id=",
+                Err(SyntaxErrorKind::EmptyValue),
+            ),
+            (
+                "v=STSv1; id=abc; id=a=b",
+                Err(SyntaxErrorKind::InvalidValue('=')),
+            ),
+            ("v=STSv1; id=a-b; id=abc", Err(SyntaxErrorKind::InvalidId)),
+        ];
+        for (input, expected) in table {
+            let got = StsRecord::parse(input.as_bytes());
+            match expected {
+                Ok(id) => {
+                    let rec = got.unwrap_or_else(|e| panic!("{input:?}: {e}"));
+                    assert_eq!(rec.id().as_str(), *id, "{input:?}");
+                    assert!(rec.extensions().iter().all(|e| e.name() != "id"));
+                }
+                Err(kind) => assert_eq!(got.unwrap_err().kind(), kind, "{input:?}"),
+            }
+        }
     }
 
     #[test]

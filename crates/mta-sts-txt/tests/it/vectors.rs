@@ -95,6 +95,10 @@ fn txt_7_unknown_extensions_ignored_but_checked() {
 #[test]
 fn txt_8_duplicate_id_first_wins() {
     assert_eq!(sts_id("v=STSv1; id=aaa; id=bbb").as_deref(), Some("aaa"));
+    // A later id is ignored without being judged as an id: "a-b" only has to be an extension value.
+    assert_eq!(sts_id("v=STSv1; id=abc; id=a-b").as_deref(), Some("abc"));
+    // The first id still has to be valid.
+    assert_eq!(sts_id("v=STSv1; id=a-b; id=abc"), None);
 }
 
 #[test]
