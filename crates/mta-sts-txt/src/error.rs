@@ -49,7 +49,8 @@ pub enum SyntaxErrorKind {
     /// Something other than `;` (with optional spaces or tabs around it) follows a field.
     #[error("expected \";\" between fields")]
     ExpectedDelimiter,
-    /// Two delimiters in a row, or a delimiter with nothing after the version.
+    /// Two delimiters in a row (`;;`). A single trailing `;` is allowed; after the version alone it
+    /// gives [`MissingId`](Self::MissingId) or [`MissingRua`](Self::MissingRua).
     #[error("empty field between two \";\"")]
     EmptyField,
     /// A field name that does not start with a letter or digit, or contains other than `A-Z a-z 0-9 _ - .`.

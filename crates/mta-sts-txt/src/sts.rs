@@ -130,14 +130,15 @@ fn sts_text_record(input: &[u8]) -> Rule<'_, StsRecord> {
     let (mut rest, ()) = sts_version(input)?;
     let mut id = None;
     let mut extensions = Vec::new();
-    let mut fields = 0usize;
     while !rest.is_empty() {
         let (after_delim, ()) = field_delim(rest)?;
-        if after_delim.is_empty() && fields > 0 {
-            break; // the optional trailing delimiter
+        if after_delim.is_empty() {
+            // The optional trailing delimiter. After the version alone it leaves no field, which
+            // the check for the required id below reports better than "empty field" would.
+            rest = after_delim;
+            break;
         }
         let (after_field, field) = sts_field(after_delim, id.is_some())?;
-        fields += 1;
         match field {
             StsField::Id(value) => id = Some(value),
             StsField::Extension(name, value) => {
@@ -262,7 +263,10 @@ mod tests {
     #[test]
     fn txt_5_id_required() {
         assert_eq!(kind("v=STSv1"), SyntaxErrorKind::MissingId);
-        assert_eq!(kind("v=STSv1;"), SyntaxErrorKind::EmptyField);
+        // The trailing delimiter is allowed: what is wrong is the missing id, not an empty field.
+        assert_eq!(kind("v=STSv1;"), SyntaxErrorKind::MissingId);
+        assert_eq!(kind("v=STSv1; "), SyntaxErrorKind::MissingId);
+        assert_eq!(kind("v=STSv1;;id=abc"), SyntaxErrorKind::EmptyField);
         assert_eq!(kind("v=STSv1; foo=bar"), SyntaxErrorKind::MissingId);
     }
 

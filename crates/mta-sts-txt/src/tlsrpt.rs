@@ -120,14 +120,13 @@ fn tlsrpt_record(input: &[u8]) -> Rule<'_, TlsRptRecord> {
         extensions: Vec::new(),
     };
     let mut seen_rua = false;
-    let mut fields = 0usize;
     while !rest.is_empty() {
         let (after_delim, ()) = field_delim(rest)?;
-        if after_delim.is_empty() && fields > 0 {
+        if after_delim.is_empty() {
+            rest = after_delim; // the trailing delimiter; a missing rua is reported below
             break;
         }
         let (after_name, name) = ext_name(after_delim)?;
-        fields += 1;
         rest = if name == "rua" {
             seen_rua = true;
             tlsrpt_rua_value(after_name, &mut record)?.0
@@ -213,6 +212,12 @@ mod tests {
             SyntaxErrorKind::InvalidUri(UriErrorKind::Empty)
         );
         assert_eq!(kind("v=TLSRPTv1; foo=bar"), SyntaxErrorKind::MissingRua);
+        assert_eq!(kind("v=TLSRPTv1;"), SyntaxErrorKind::MissingRua);
+        assert_eq!(kind("v=TLSRPTv1; "), SyntaxErrorKind::MissingRua);
+        assert_eq!(
+            kind("v=TLSRPTv1;;rua=mailto:a@example.com"),
+            SyntaxErrorKind::EmptyField
+        );
         let rec =
             TlsRptRecord::parse(b"v=TLSRPTv1; rua=ftp://x.example/,mailto:a@b.example").unwrap();
         assert_eq!(rec.unsupported_rua(), ["ftp://x.example/"]);

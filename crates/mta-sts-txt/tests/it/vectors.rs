@@ -56,8 +56,13 @@ fn txt_4_id_syntax() {
 
 #[test]
 fn txt_5_id_required() {
-    for input in ["v=STSv1", "v=STSv1;", "v=STSv1; foo=bar"] {
-        assert_eq!(sts_id(input), None, "{input}");
+    for input in ["v=STSv1", "v=STSv1;", "v=STSv1; ", "v=STSv1; foo=bar"] {
+        let err = StsRecord::parse(input.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), &SyntaxErrorKind::MissingId, "{input:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("at byte {}: the required id field is missing", input.len())
+        );
     }
 }
 
@@ -148,8 +153,10 @@ fn rpt_3_rua_list_and_schemes() {
     };
     assert_eq!(https.host(), "r.example.com");
     assert!(TlsRptRecord::parse(b"v=TLSRPTv1; rua=").is_err());
-    let err = TlsRptRecord::parse(b"v=TLSRPTv1; foo=bar").unwrap_err();
-    assert_eq!(err.kind(), &SyntaxErrorKind::MissingRua);
+    for input in ["v=TLSRPTv1; foo=bar", "v=TLSRPTv1;", "v=TLSRPTv1; "] {
+        let err = TlsRptRecord::parse(input.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), &SyntaxErrorKind::MissingRua, "{input:?}");
+    }
     let rec = TlsRptRecord::parse(b"v=TLSRPTv1; rua=ftp://x.example/").unwrap();
     assert!(rec.rua().is_empty());
     assert_eq!(rec.unsupported_rua(), ["ftp://x.example/"]);
