@@ -53,9 +53,12 @@ pub enum SyntaxErrorKind {
     /// gives [`MissingId`](Self::MissingId) or [`MissingRua`](Self::MissingRua).
     #[error("empty field between two \";\"")]
     EmptyField,
-    /// A field name that does not start with a letter or digit, or contains other than `A-Z a-z 0-9 _ - .`.
+    /// A field name whose first character is not a letter or digit (`_x=1`, `-x=1`, `.x=1`).
+    #[error("a field name must start with a letter or digit, not {0:?}")]
+    FieldNameStart(char),
+    /// A field name with a character other than `A-Z a-z 0-9 _ - .` after its first one.
     #[error(
-        "invalid field name: it must start with a letter or digit and contain only letters, digits, '_', '-' or '.'"
+        "invalid field name: after the first character, only letters, digits, '_', '-' or '.' may follow"
     )]
     InvalidFieldName,
     /// A field name longer than 32 characters.
@@ -98,7 +101,8 @@ impl SyntaxErrorKind {
             Self::Version { .. } => "TXT-3",
             Self::NonAscii(_) => "TXT-2",
             Self::ExpectedDelimiter | Self::EmptyField => "TXT-6",
-            Self::InvalidFieldName
+            Self::FieldNameStart(_)
+            | Self::InvalidFieldName
             | Self::FieldNameTooLong
             | Self::MissingEquals
             | Self::EmptyValue

@@ -79,8 +79,8 @@ pub(crate) fn ext_name(input: &[u8]) -> Rule<'_, &str> {
         None => return fail(input, SyntaxErrorKind::EmptyField),
         Some(b';') => return fail(input, SyntaxErrorKind::EmptyField),
         Some(&b) if !b.is_ascii() => return fail(input, SyntaxErrorKind::NonAscii(b)),
-        Some(b) if !b.is_ascii_alphanumeric() => {
-            return fail(input, SyntaxErrorKind::InvalidFieldName);
+        Some(&b) if !b.is_ascii_alphanumeric() => {
+            return fail(input, SyntaxErrorKind::FieldNameStart(char::from(b)));
         }
         Some(_) => {}
     }
@@ -206,6 +206,31 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn txt_7_ext_name_errors() {
+        // (field, error kind, byte offset of the error)
+        let table: &[(&[u8], SyntaxErrorKind, usize)] = &[
+            (b"_x=1", SyntaxErrorKind::FieldNameStart('_'), 0),
+            (b"-x=1", SyntaxErrorKind::FieldNameStart('-'), 0),
+            (b".x=1", SyntaxErrorKind::FieldNameStart('.'), 0),
+            (b"=1", SyntaxErrorKind::FieldNameStart('='), 0),
+            (b"x@y=1", SyntaxErrorKind::InvalidFieldName, 1),
+            (b"x_-.9@=1", SyntaxErrorKind::InvalidFieldName, 5),
+            (b"x 1", SyntaxErrorKind::MissingEquals, 1),
+            (b"\xc3x=1", SyntaxErrorKind::NonAscii(0xc3), 0),
+            (b"", SyntaxErrorKind::EmptyField, 0),
+        ];
+        for (input, kind, at) in table {
+            match ext_name(input) {
+                Err(nom::Err::Failure(e)) => {
+                    assert_eq!(&e.kind, kind, "{input:?}");
+                    assert_eq!(input.len() - e.at.len(), *at, "{input:?}");
+                }
+                other => panic!("{input:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

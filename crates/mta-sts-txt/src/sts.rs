@@ -300,6 +300,10 @@ mod tests {
         );
         assert_eq!(
             kind("v=STSv1; id=abc; _x=1"),
+            SyntaxErrorKind::FieldNameStart('_')
+        );
+        assert_eq!(
+            kind("v=STSv1; id=abc; x/y=1"),
             SyntaxErrorKind::InvalidFieldName
         );
         let long = format!("v=STSv1; id=abc; a{}=1", "b".repeat(32));

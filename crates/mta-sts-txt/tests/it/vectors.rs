@@ -95,6 +95,15 @@ fn txt_7_unknown_extensions_ignored_but_checked() {
     ] {
         assert_eq!(sts_id(input), None, "{input}");
     }
+    // The first character of a name has its own message, apart from a bad character later on.
+    let err = StsRecord::parse(b"v=STSv1; id=abc; _x=1").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "at byte 17: a field name must start with a letter or digit, not '_'"
+    );
+    let err = StsRecord::parse(b"v=STSv1; id=abc; x:y=1").unwrap_err();
+    assert_eq!(err.kind(), &SyntaxErrorKind::InvalidFieldName);
+    assert_eq!(err.position(), 18);
 }
 
 #[test]
