@@ -3,10 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use nom::bytes::complete::{tag, take_while};
+use nom::bytes::complete::take_while;
 
 use crate::field::{
-    Extension, Rule, end_of_value, ext_name, ext_value, fail, field_delim, to_syntax_error,
+    Extension, Rule, end_of_value, ext_name, ext_value, fail, field_delim, to_syntax_error, version,
 };
 use crate::{SyntaxError, SyntaxErrorKind};
 
@@ -156,15 +156,7 @@ fn sts_text_record(input: &[u8]) -> Rule<'_, StsRecord> {
 
 /// `sts-version = %s"v=STSv1"`
 fn sts_version(input: &[u8]) -> Rule<'_, ()> {
-    match tag::<_, _, ()>(STS_VERSION.as_bytes())(input) {
-        Ok((rest, _)) => Ok((rest, ())),
-        Err(_) => fail(
-            input,
-            SyntaxErrorKind::Version {
-                expected: STS_VERSION,
-            },
-        ),
-    }
+    version(input, STS_VERSION)
 }
 
 enum StsField<'a> {
@@ -233,18 +225,30 @@ mod tests {
 
     #[test]
     fn txt_3_version_first_and_exact() {
-        let v = SyntaxErrorKind::Version {
-            expected: STS_VERSION,
-        };
-        for input in [
-            "id=abc; v=STSv1",
-            "V=STSv1; id=abc",
-            "v=stsv1; id=abc",
-            "",
-            " v=STSv1; id=a",
+        for (input, found) in [
+            ("id=abc; v=STSv1", "id=abc"),
+            ("V=STSv1; id=abc", "V=STSv1"),
+            ("v=stsv1; id=abc", "v=stsv1"),
+            ("", ""),
+            (" v=STSv1; id=a", " v=STSv1"),
+            ("v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1"),
         ] {
+            let v = SyntaxErrorKind::Version {
+                expected: STS_VERSION,
+                found: found.to_owned(),
+            };
             assert_eq!(kind(input), v, "{input:?}");
         }
+        let err = StsRecord::parse(b"v=TLSRPTv1; rua=mailto:a@example.com").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "at byte 0: the record must begin with \"v=STSv1\", found \"v=TLSRPTv1\""
+        );
+        let err = StsRecord::parse(b"").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "at byte 0: the record must begin with \"v=STSv1\", but it is empty"
+        );
     }
 
     #[test]

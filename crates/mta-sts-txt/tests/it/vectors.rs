@@ -28,8 +28,21 @@ fn txt_2_us_ascii_only() {
 
 #[test]
 fn txt_3_version_first_exact_case() {
-    for input in ["id=abc; v=STSv1", "V=STSv1; id=abc", "v=stsv1; id=abc"] {
-        assert_eq!(sts_id(input), None, "{input}");
+    for (input, first_field) in [
+        ("id=abc; v=STSv1", "id=abc"),
+        ("V=STSv1; id=abc", "V=STSv1"),
+        ("v=stsv1; id=abc", "v=stsv1"),
+    ] {
+        let err = StsRecord::parse(input.as_bytes()).unwrap_err();
+        // The error says what was expected and what was found instead.
+        let SyntaxErrorKind::Version {
+            expected, found, ..
+        } = err.kind()
+        else {
+            panic!("{input}: {err}")
+        };
+        assert_eq!((*expected, found.as_str()), ("v=STSv1", first_field));
+        assert_eq!(err.kind().rule(), "TXT-3");
     }
 }
 
@@ -147,8 +160,18 @@ fn rpt_1_record_name() {
 #[test]
 fn rpt_2_version() {
     assert!(TlsRptRecord::parse(b"v=TLSRPTv1;rua=mailto:reports@example.com").is_ok());
-    assert!(TlsRptRecord::parse(b"v=tlsrptv1;rua=mailto:reports@example.com").is_err());
-    assert!(TlsRptRecord::parse(b"rua=mailto:reports@example.com;v=TLSRPTv1").is_err());
+    let err = TlsRptRecord::parse(b"v=tlsrptv1;rua=mailto:reports@example.com").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "at byte 0: the record must begin with \"v=TLSRPTv1\", found \"v=tlsrptv1\""
+    );
+    assert_eq!(err.kind().rule(), "RPT-2");
+    let err = TlsRptRecord::parse(b"rua=mailto:reports@example.com;v=TLSRPTv1").unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("found \"rua=mailto:reports@example.com\""),
+        "{err}"
+    );
 }
 
 #[test]
