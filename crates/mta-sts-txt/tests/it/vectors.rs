@@ -1,6 +1,7 @@
 use mta_sts_txt::{
-    ReportUri, SelectError, StsRecord, SyntaxErrorKind, TlsRptRecord, UriErrorKind, select_sts,
-    select_tlsrpt, sts_record_name, tlsrpt_record_name,
+    HostProblem, LocalPartProblem, ReportUri, SelectError, StsRecord, SyntaxErrorKind,
+    TlsRptRecord, UriErrorKind, UriProblem, select_sts, select_tlsrpt, sts_record_name,
+    tlsrpt_record_name,
 };
 
 fn sts_id(input: &str) -> Option<String> {
@@ -192,6 +193,43 @@ fn rpt_3_rua_list_and_schemes() {
     let rec = TlsRptRecord::parse(b"v=TLSRPTv1; rua=ftp://x.example/").unwrap();
     assert!(rec.rua().is_empty());
     assert_eq!(rec.unsupported_rua(), ["ftp://x.example/"]);
+}
+
+#[test]
+fn rpt_3_rua_destinations_checked_beyond_the_scheme() {
+    // The record stays valid, so reports still go to the good URI; the odd ones are findings.
+    let rec: TlsRptRecord =
+        "v=TLSRPTv1; rua=mailto:tls..rpt@example.com,https://reports.123/v1,mailto:ok@example.com"
+            .parse()
+            .unwrap();
+    assert_eq!(rec.rua().len(), 3);
+    let problems: Vec<Vec<UriProblem>> = rec.rua().iter().map(ReportUri::problems).collect();
+    assert!(matches!(
+        &problems[0][..],
+        [UriProblem::LocalPart {
+            reason: LocalPartProblem::Dots,
+            ..
+        }]
+    ));
+    assert!(matches!(
+        &problems[1][..],
+        [UriProblem::HttpsHost {
+            reason: HostProblem::NumericTld,
+            ..
+        }]
+    ));
+    assert!(problems[2].is_empty());
+    for problem in problems.iter().flatten() {
+        assert_eq!(problem.rule(), "RPT-3");
+        assert!(
+            problem
+                .to_string()
+                .ends_with("reports sent to it may never arrive"),
+            "{problem}"
+        );
+    }
+    // A host the grammar refuses still makes the record invalid, as before.
+    assert!(TlsRptRecord::parse(b"v=TLSRPTv1; rua=https://a_b.example/").is_err());
 }
 
 #[test]
