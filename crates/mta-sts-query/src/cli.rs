@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "mta-sts-query",
     version,
-    after_help = "EXIT STATUS:\n  0  a policy was found (or KNOWN_ID is current); lint, check: no problems\n  1  the domain has no MTA-STS policy; lint, check: warnings only\n  2  discovery failed (DNS, HTTPS, invalid policy); lint, check: errors\n  64 usage error; 78 configuration error (unreadable CA file, bad resolver config)\n\nEXAMPLES:\n  mta-sts-query gmail.com\n  mta-sts-query --json example.com 20240101T000000\n  mta-sts-query lint-policy mta-sts.txt --domain example.com\n  mta-sts-query lint-txt 'v=STSv1; id=20240101'\n  mta-sts-query check example.com"
+    after_help = "EXIT STATUS:\n  0  a policy was found (or KNOWN_ID is current); lint, check: no problems\n  1  the domain has no MTA-STS policy; lint, check: warnings only\n  2  discovery failed (DNS, HTTPS, invalid policy); lint, check: errors\n  64 usage error; 78 configuration error (unreadable CA file, bad resolver config)\n\nEXAMPLES:\n  mta-sts-query gmail.com\n  mta-sts-query --json example.com 20240101T000000\n  mta-sts-query lint-policy mta-sts.txt --domain example.com\n  mta-sts-query lint-txt 'v=STSv1; id=20240101'\n  mta-sts-query lint-txt --tlsrpt 'v=TLSRPTv1; rua=mailto:tlsrpt@example.com'\n  mta-sts-query check example.com"
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -56,9 +56,23 @@ pub(crate) enum Command {
         domain: Option<String>,
     },
     /// Check the text of an `_mta-sts` or `_smtp._tls` TXT record offline.
+    ///
+    /// The record's kind is guessed from its text: one beginning with v=TLS… or, without a version,
+    /// with a rua= field is read as TLSRPT (v=TLSRPTv1; rua=…, at _smtp._tls.DOMAIN); one beginning
+    /// with v=STS… or with an id= field as MTA-STS (v=STSv1; id=…, at _mta-sts.DOMAIN); anything
+    /// else as MTA-STS. --sts or --tlsrpt chooses instead. TLSRPT rua addresses and hosts that
+    /// reports may never reach are warnings.
+    ///
+    /// Exit status: 0 no problems, 1 warnings only, 2 errors.
     LintTxt {
         /// The record, e.g. 'v=STSv1; id=20240101'.
         record: String,
+        /// Read the record as an _mta-sts record (v=STSv1; id=…), whatever it looks like.
+        #[arg(long, conflicts_with = "tlsrpt")]
+        sts: bool,
+        /// Read the record as an _smtp._tls record (v=TLSRPTv1; rua=…), whatever it looks like.
+        #[arg(long)]
+        tlsrpt: bool,
     },
     /// Check a domain's whole MTA-STS and TLSRPT deployment: TXT records, policy host, policy
     /// file, MX records, SMTP STARTTLS on every MX host (docs/check.md).

@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 use mta_sts_fetch::{FetchConfig, Roots, clients};
 use mta_sts_policy::{Domain, Severity, lint, lint_for_domain};
-use mta_sts_txt::{StsRecord, TLSRPT_VERSION, TlsRptRecord};
+use mta_sts_txt::{RecordKind, StsRecord, SyntaxErrorKind, TlsRptRecord};
 use serde::Serialize;
 
 use check::{CheckOptions, Previous};
@@ -41,7 +41,11 @@ pub fn main() -> ExitCode {
         Some(Command::LintPolicy { file, domain }) => {
             lint_policy(file, domain.as_deref(), cli.json)
         }
-        Some(Command::LintTxt { record }) => Ok(lint_txt(record, cli.json)),
+        Some(Command::LintTxt {
+            record,
+            sts,
+            tlsrpt,
+        }) => Ok(lint_txt(record, forced_kind(*sts, *tlsrpt), cli.json)),
         Some(Command::Check {
             domain,
             previous,
@@ -193,35 +197,111 @@ fn lint_policy(file: &str, domain: Option<&str>, json: bool) -> anyhow::Result<u
     Ok(lint_exit(diagnostics.iter().map(|d| d.severity())))
 }
 
-fn lint_txt(record: &str, json: bool) -> u8 {
+/// `lint-txt --sts` / `--tlsrpt` (clap refuses both at once).
+fn forced_kind(sts: bool, tlsrpt: bool) -> Option<RecordKind> {
+    match (sts, tlsrpt) {
+        (true, _) => Some(RecordKind::Sts),
+        (_, true) => Some(RecordKind::TlsRpt),
+        _ => None,
+    }
+}
+
+/// `lint-txt --json`: the lint document plus the grammar the record was judged by.
+#[derive(Serialize)]
+struct TxtLintOutput<'a> {
+    #[serde(flatten)]
+    lint: LintOutput<'a>,
+    /// `sts` or `tlsrpt`.
+    kind: &'static str,
+}
+
+fn lint_txt(record: &str, forced: Option<RecordKind>, json: bool) -> u8 {
     let bytes = record.as_bytes();
-    let result = if record.starts_with(TLSRPT_VERSION) {
-        TlsRptRecord::parse(bytes).map(|r| r.to_string())
-    } else {
-        StsRecord::parse(bytes).map(|r| r.to_string())
+    let guessed = RecordKind::guess(bytes);
+    // Without a guess the record was most likely meant for _mta-sts, which this tool is about.
+    let kind = forced.or(guessed).unwrap_or(RecordKind::Sts);
+    let mut diagnostics = Vec::new();
+    let result = match kind {
+        RecordKind::Sts => StsRecord::parse(bytes).map(|r| r.to_string()),
+        RecordKind::TlsRpt => TlsRptRecord::parse(bytes).map(|r| {
+            for uri in r.rua() {
+                diagnostics.extend(uri.problems().iter().map(|p| DiagnosticReport {
+                    line: None,
+                    severity: "warning".to_owned(),
+                    rule: p.rule(),
+                    message: format!("rua {uri}: {p}"),
+                }));
+            }
+            r.to_string()
+        }),
     };
-    let (valid, diagnostics) = match &result {
-        Ok(_) => (true, Vec::new()),
-        Err(e) => (
-            false,
-            vec![DiagnosticReport {
-                line: None,
-                severity: "error".to_owned(),
-                rule: e.kind().rule(),
-                message: e.to_string(),
-            }],
+    if let Err(e) = &result {
+        let mut message = e.to_string();
+        if matches!(e.kind(), SyntaxErrorKind::Version { .. }) {
+            message.push_str("; ");
+            message.push_str(&kind_note(kind, forced.is_some(), guessed.is_some()));
+        }
+        diagnostics.push(DiagnosticReport {
+            line: None,
+            severity: "error".to_owned(),
+            rule: e.kind().rule(),
+            message,
+        });
+    }
+    let output = TxtLintOutput {
+        lint: LintOutput {
+            source: record,
+            valid: result.is_ok(),
+            diagnostics,
+        },
+        kind: match kind {
+            RecordKind::Sts => "sts",
+            RecordKind::TlsRpt => "tlsrpt",
+        },
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&output).unwrap_or_default()
+        );
+    } else {
+        print_lint(&output.lint, false);
+        if let Ok(canonical) = &result {
+            println!("valid: {canonical}");
+        }
+    }
+    match (&result, output.lint.diagnostics.is_empty()) {
+        (Err(_), _) => 2,
+        (Ok(_), false) => 1,
+        (Ok(_), true) => 0,
+    }
+}
+
+/// Added to a version error: which grammar judged the record, and what the two kinds of record
+/// look like, since a record pasted without its owner name may be meant as the other kind.
+fn kind_note(kind: RecordKind, forced: bool, guessed: bool) -> String {
+    let a = |kind| match kind {
+        RecordKind::Sts => "an MTA-STS record",
+        RecordKind::TlsRpt => "a TLSRPT record",
+    };
+    let judged = match (forced, guessed) {
+        (true, _) => format!("read as {}, as asked", a(kind)),
+        (false, true) => format!("read as {} (--sts or --tlsrpt to choose)", a(kind)),
+        (false, false) => format!(
+            "neither kind of record, so read as {} (--sts or --tlsrpt to choose)",
+            a(kind)
         ),
     };
-    let output = LintOutput {
-        source: record,
-        valid,
-        diagnostics,
-    };
-    print_lint(&output, json);
-    if let (false, Ok(canonical)) = (json, &result) {
-        println!("valid: {canonical}");
-    }
-    if valid { 0 } else { 2 }
+    let [sts, rpt] = [RecordKind::Sts, RecordKind::TlsRpt];
+    format!(
+        "{judged}: {}, at {}, begins with \"{}\"; {}, at {}, with \"{}\"",
+        a(sts),
+        sts.record_name("DOMAIN"),
+        sts.version(),
+        a(rpt),
+        rpt.record_name("DOMAIN"),
+        rpt.version(),
+    )
 }
 
 fn print_lint(output: &LintOutput<'_>, json: bool) {

@@ -38,10 +38,13 @@ impl std::error::Error for SyntaxError {}
 #[non_exhaustive]
 pub enum SyntaxErrorKind {
     /// The record does not begin with the exact, case-sensitive version field.
-    #[error("the record must begin with \"{expected}\"")]
+    #[error("the record must begin with \"{expected}\", {}", found_phrase(.found))]
+    #[non_exhaustive]
     Version {
         /// The version field that was expected (`v=STSv1` or `v=TLSRPTv1`).
         expected: &'static str,
+        /// The record's first field, up to the first `;` (shortened when long; lossy UTF-8).
+        found: String,
     },
     /// A byte outside US-ASCII (RFC 8461 §3.1: records "MUST be US-ASCII").
     #[error("byte 0x{0:02x} is not US-ASCII")]
@@ -49,12 +52,16 @@ pub enum SyntaxErrorKind {
     /// Something other than `;` (with optional spaces or tabs around it) follows a field.
     #[error("expected \";\" between fields")]
     ExpectedDelimiter,
-    /// Two delimiters in a row, or a delimiter with nothing after the version.
+    /// Two delimiters in a row (`;;`). A single trailing `;` is allowed; after the version alone it
+    /// gives [`MissingId`](Self::MissingId) or [`MissingRua`](Self::MissingRua).
     #[error("empty field between two \";\"")]
     EmptyField,
-    /// A field name that does not start with a letter or digit, or contains other than `A-Z a-z 0-9 _ - .`.
+    /// A field name whose first character is not a letter or digit (`_x=1`, `-x=1`, `.x=1`).
+    #[error("a field name must start with a letter or digit, not {0:?}")]
+    FieldNameStart(char),
+    /// A field name with a character other than `A-Z a-z 0-9 _ - .` after its first one.
     #[error(
-        "invalid field name: it must start with a letter or digit and contain only letters, digits, '_', '-' or '.'"
+        "invalid field name: after the first character, only letters, digits, '_', '-' or '.' may follow"
     )]
     InvalidFieldName,
     /// A field name longer than 32 characters.
@@ -93,11 +100,12 @@ impl SyntaxErrorKind {
     /// The checklist rule (`TXT-*`, `RPT-*`) this error enforces.
     pub fn rule(&self) -> &'static str {
         match self {
-            Self::Version { expected } if expected.starts_with("v=TLS") => "RPT-2",
+            Self::Version { expected, .. } if expected.starts_with("v=TLS") => "RPT-2",
             Self::Version { .. } => "TXT-3",
             Self::NonAscii(_) => "TXT-2",
             Self::ExpectedDelimiter | Self::EmptyField => "TXT-6",
-            Self::InvalidFieldName
+            Self::FieldNameStart(_)
+            | Self::InvalidFieldName
             | Self::FieldNameTooLong
             | Self::MissingEquals
             | Self::EmptyValue
@@ -109,6 +117,16 @@ impl SyntaxErrorKind {
             Self::InvalidUri(UriErrorKind::UnencodedReserved) => "RPT-4",
             Self::InvalidUri(_) => "RPT-3",
         }
+    }
+}
+
+/// How [`SyntaxErrorKind::Version`] quotes what the record began with; `{:?}` escapes control
+/// characters, so a hostile record cannot drive the terminal it is shown on.
+fn found_phrase(found: &str) -> String {
+    if found.is_empty() {
+        "but it is empty".to_owned()
+    } else {
+        format!("found {found:?}")
     }
 }
 

@@ -70,6 +70,37 @@ pub(crate) fn field_delim(input: &[u8]) -> Rule<'_, ()> {
     Ok((rest, ()))
 }
 
+/// `sts-version = %s"v=STSv1"` and `tlsrpt-version = %s"v=TLSRPTv1"`: the exact, case-sensitive tag
+/// `expected` that begins a record.
+///
+/// The tag must be the whole first field: `v=STSv10` is another version, not `v=STSv1` followed by
+/// a missing delimiter. A failure quotes the field found instead.
+pub(crate) fn version<'a>(input: &'a [u8], expected: &'static str) -> Rule<'a, ()> {
+    let continues_field = |b: &u8| *b == b'=' || is_ext_value_char(*b);
+    if let Some(rest) = input.strip_prefix(expected.as_bytes())
+        && !rest.first().is_some_and(continues_field)
+    {
+        return Ok((rest, ()));
+    }
+    let found = first_field(input);
+    fail(input, SyntaxErrorKind::Version { expected, found })
+}
+
+/// The record's first field for an error message: up to the first `;`, without trailing
+/// whitespace, and cut after [`FOUND_MAX`] characters (a `rua` list can be long).
+fn first_field(input: &[u8]) -> String {
+    let end = input.iter().position(|&b| b == b';').unwrap_or(input.len());
+    let field = String::from_utf8_lossy(&input[..end]);
+    let field = field.trim_end_matches([' ', '\t']);
+    match field.char_indices().nth(FOUND_MAX) {
+        Some((cut, _)) => format!("{}…", &field[..cut]),
+        None => field.to_owned(),
+    }
+}
+
+/// How many characters of the first field a version error quotes.
+const FOUND_MAX: usize = 40;
+
 /// `ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")`, then the `"="` that follows it.
 ///
 /// Returns the name. Shared by `sts-ext-name` and `tlsrpt-ext-name`, and used for `id`, `rua` and `v`
@@ -79,8 +110,8 @@ pub(crate) fn ext_name(input: &[u8]) -> Rule<'_, &str> {
         None => return fail(input, SyntaxErrorKind::EmptyField),
         Some(b';') => return fail(input, SyntaxErrorKind::EmptyField),
         Some(&b) if !b.is_ascii() => return fail(input, SyntaxErrorKind::NonAscii(b)),
-        Some(b) if !b.is_ascii_alphanumeric() => {
-            return fail(input, SyntaxErrorKind::InvalidFieldName);
+        Some(&b) if !b.is_ascii_alphanumeric() => {
+            return fail(input, SyntaxErrorKind::FieldNameStart(char::from(b)));
         }
         Some(_) => {}
     }
@@ -206,6 +237,65 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn txt_3_rpt_2_version_quotes_the_first_field() {
+        // (record, what the error says was found); the expected tag is v=STSv1.
+        let long = format!("v={}; id=a", "x".repeat(60));
+        let long_found = format!("v={}…", "x".repeat(38));
+        let table: &[(&[u8], &str)] = &[
+            (b"v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1"),
+            (b"rua=mailto:a@example.com", "rua=mailto:a@example.com"),
+            (b"v=STSv10; id=a", "v=STSv10"),
+            (b"v=STSv1=x; id=a", "v=STSv1=x"),
+            (b"v=stsv1 ; id=a", "v=stsv1"),
+            (b" v=STSv1", " v=STSv1"),
+            (b"v=STS\xff1", "v=STS\u{fffd}1"),
+            (b"", ""),
+            (long.as_bytes(), &long_found),
+        ];
+        for (input, found) in table {
+            match version(input, "v=STSv1") {
+                Err(nom::Err::Failure(RuleError {
+                    kind: SyntaxErrorKind::Version { expected, found: f },
+                    at,
+                })) => {
+                    assert_eq!((expected, f.as_str()), ("v=STSv1", *found), "{input:?}");
+                    assert_eq!(at.len(), input.len(), "{input:?}");
+                }
+                other => panic!("{input:?}: {other:?}"),
+            }
+        }
+        // The tag may be followed by the end, a delimiter or whitespace (then the delimiter).
+        for ok in [&b"v=STSv1"[..], b"v=STSv1;", b"v=STSv1 ;", b"v=STSv1\xff"] {
+            assert!(version(ok, "v=STSv1").is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn txt_7_ext_name_errors() {
+        // (field, error kind, byte offset of the error)
+        let table: &[(&[u8], SyntaxErrorKind, usize)] = &[
+            (b"_x=1", SyntaxErrorKind::FieldNameStart('_'), 0),
+            (b"-x=1", SyntaxErrorKind::FieldNameStart('-'), 0),
+            (b".x=1", SyntaxErrorKind::FieldNameStart('.'), 0),
+            (b"=1", SyntaxErrorKind::FieldNameStart('='), 0),
+            (b"x@y=1", SyntaxErrorKind::InvalidFieldName, 1),
+            (b"x_-.9@=1", SyntaxErrorKind::InvalidFieldName, 5),
+            (b"x 1", SyntaxErrorKind::MissingEquals, 1),
+            (b"\xc3x=1", SyntaxErrorKind::NonAscii(0xc3), 0),
+            (b"", SyntaxErrorKind::EmptyField, 0),
+        ];
+        for (input, kind, at) in table {
+            match ext_name(input) {
+                Err(nom::Err::Failure(e)) => {
+                    assert_eq!(&e.kind, kind, "{input:?}");
+                    assert_eq!(input.len() - e.at.len(), *at, "{input:?}");
+                }
+                other => panic!("{input:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! RFCs' rules for picking the one record that counts: character-strings joined without spaces, records
 //! not beginning with the version discarded, and "not exactly one" meaning no record.
 //!
+//! The grammar lets through a `rua` URI whose address or host no report can reach, so that one odd
+//! URI does not cost the others their reports; [`ReportUri::problems`] tells the domain's owner
+//! about it ([`UriProblem`]).
+//!
 //! # Design
 //!
 //! Sans-io: this crate parses bytes you hand it and never touches the network or the clock. Feed it
@@ -41,16 +45,24 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub use address::LocalPartProblem;
 pub use error::{SelectError, SyntaxError, SyntaxErrorKind, UriErrorKind};
 pub use field::Extension;
+pub use host::HostProblem;
+pub use kind::RecordKind;
+pub use lint::UriProblem;
 pub use name::{sts_record_name, tlsrpt_record_name};
 pub use select::{concat_strings, select_sts, select_tlsrpt};
 pub use sts::{PolicyId, STS_VERSION, StsRecord};
 pub use tlsrpt::{TLSRPT_VERSION, TlsRptRecord};
 pub use uri::{HttpsUri, MailtoUri, ReportUri};
 
+mod address;
 mod error;
 mod field;
+mod host;
+mod kind;
+mod lint;
 mod name;
 mod select;
 mod sts;

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use nom::bytes::complete::{tag, take_while};
+use nom::bytes::complete::take_while;
 
 use crate::field::{
-    Extension, Rule, end_of_value, ext_name, ext_value, fail, field_delim, to_syntax_error,
+    Extension, Rule, end_of_value, ext_name, ext_value, fail, field_delim, to_syntax_error, version,
 };
 use crate::{SyntaxError, SyntaxErrorKind};
 
@@ -130,22 +130,21 @@ fn sts_text_record(input: &[u8]) -> Rule<'_, StsRecord> {
     let (mut rest, ()) = sts_version(input)?;
     let mut id = None;
     let mut extensions = Vec::new();
-    let mut fields = 0usize;
     while !rest.is_empty() {
         let (after_delim, ()) = field_delim(rest)?;
-        if after_delim.is_empty() && fields > 0 {
-            break; // the optional trailing delimiter
+        if after_delim.is_empty() {
+            // The optional trailing delimiter. After the version alone it leaves no field, which
+            // the check for the required id below reports better than "empty field" would.
+            rest = after_delim;
+            break;
         }
-        let (after_field, field) = sts_field(after_delim)?;
-        fields += 1;
+        let (after_field, field) = sts_field(after_delim, id.is_some())?;
         match field {
-            // TXT-8: "all entries except for the first SHALL be ignored".
-            StsField::Id(value) => {
-                id.get_or_insert(value);
-            }
+            StsField::Id(value) => id = Some(value),
             StsField::Extension(name, value) => {
                 extensions.push(Extension::new_unchecked(name, value));
             }
+            StsField::IgnoredId => {}
         }
         rest = after_field;
     }
@@ -157,33 +156,37 @@ fn sts_text_record(input: &[u8]) -> Rule<'_, StsRecord> {
 
 /// `sts-version = %s"v=STSv1"`
 fn sts_version(input: &[u8]) -> Rule<'_, ()> {
-    match tag::<_, _, ()>(STS_VERSION.as_bytes())(input) {
-        Ok((rest, _)) => Ok((rest, ())),
-        Err(_) => fail(
-            input,
-            SyntaxErrorKind::Version {
-                expected: STS_VERSION,
-            },
-        ),
-    }
+    version(input, STS_VERSION)
 }
 
 enum StsField<'a> {
     Id(PolicyId),
     Extension(&'a str, &'a str),
+    /// A second or later `id` field.
+    IgnoredId,
 }
 
 /// `sts-field = sts-id / sts-extension`
 ///
-/// A field named `id` is always read as `sts-id`: a malformed id is an error, not an extension.
-fn sts_field(input: &[u8]) -> Rule<'_, StsField<'_>> {
+/// The first field named `id` is read as `sts-id`: a malformed id is an error, not an extension.
+/// Later ones are only held to `sts-extension`: RFC 8461 §3.2 says all entries of a duplicated field
+/// "except for the first SHALL be ignored" (TXT-8), so their value is not judged as an id.
+fn sts_field(input: &[u8], id_seen: bool) -> Rule<'_, StsField<'_>> {
     let (rest, name) = ext_name(input)?;
-    if name == "id" {
-        let (rest, id) = sts_id_value(rest)?;
-        return Ok((rest, StsField::Id(id)));
+    match name {
+        "id" if id_seen => {
+            let (rest, _) = ext_value(rest)?;
+            Ok((rest, StsField::IgnoredId))
+        }
+        "id" => {
+            let (rest, id) = sts_id_value(rest)?;
+            Ok((rest, StsField::Id(id)))
+        }
+        _ => {
+            let (rest, value) = ext_value(rest)?;
+            Ok((rest, StsField::Extension(name, value)))
+        }
     }
-    let (rest, value) = ext_value(rest)?;
-    Ok((rest, StsField::Extension(name, value)))
 }
 
 /// The value part of `sts-id = %s"id=" 1*32(ALPHA / DIGIT)`.
@@ -222,18 +225,30 @@ mod tests {
 
     #[test]
     fn txt_3_version_first_and_exact() {
-        let v = SyntaxErrorKind::Version {
-            expected: STS_VERSION,
-        };
-        for input in [
-            "id=abc; v=STSv1",
-            "V=STSv1; id=abc",
-            "v=stsv1; id=abc",
-            "",
-            " v=STSv1; id=a",
+        for (input, found) in [
+            ("id=abc; v=STSv1", "id=abc"),
+            ("V=STSv1; id=abc", "V=STSv1"),
+            ("v=stsv1; id=abc", "v=stsv1"),
+            ("", ""),
+            (" v=STSv1; id=a", " v=STSv1"),
+            ("v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1"),
         ] {
+            let v = SyntaxErrorKind::Version {
+                expected: STS_VERSION,
+                found: found.to_owned(),
+            };
             assert_eq!(kind(input), v, "{input:?}");
         }
+        let err = StsRecord::parse(b"v=TLSRPTv1; rua=mailto:a@example.com").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "at byte 0: the record must begin with \"v=STSv1\", found \"v=TLSRPTv1\""
+        );
+        let err = StsRecord::parse(b"").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "at byte 0: the record must begin with \"v=STSv1\", but it is empty"
+        );
     }
 
     #[test]
@@ -252,7 +267,10 @@ mod tests {
     #[test]
     fn txt_5_id_required() {
         assert_eq!(kind("v=STSv1"), SyntaxErrorKind::MissingId);
-        assert_eq!(kind("v=STSv1;"), SyntaxErrorKind::EmptyField);
+        // The trailing delimiter is allowed: what is wrong is the missing id, not an empty field.
+        assert_eq!(kind("v=STSv1;"), SyntaxErrorKind::MissingId);
+        assert_eq!(kind("v=STSv1; "), SyntaxErrorKind::MissingId);
+        assert_eq!(kind("v=STSv1;;id=abc"), SyntaxErrorKind::EmptyField);
         assert_eq!(kind("v=STSv1; foo=bar"), SyntaxErrorKind::MissingId);
     }
 
@@ -286,6 +304,10 @@ mod tests {
         );
         assert_eq!(
             kind("v=STSv1; id=abc; _x=1"),
+            SyntaxErrorKind::FieldNameStart('_')
+        );
+        assert_eq!(
+            kind("v=STSv1; id=abc; x/y=1"),
             SyntaxErrorKind::InvalidFieldName
         );
         let long = format!("v=STSv1; id=abc; a{}=1", "b".repeat(32));
@@ -294,9 +316,31 @@ mod tests {
 
     #[test]
     fn txt_8_duplicate_id_first_wins() {
-        let rec = StsRecord::parse(b"v=STSv1; id=aaa; id=bbb").unwrap();
-        assert_eq!(rec.id().as_str(), "aaa");
-        assert!(rec.extensions().is_empty());
+        // (record, id of the first field, or the error) — later ids are ignored, not judged as ids.
+        let table: &[(&str, Result<&str, SyntaxErrorKind>)] = &[
+            ("v=STSv1; id=aaa; id=bbb", Ok("aaa")),
+            ("v=STSv1; id=abc; id=a-b", Ok("abc")),
+            (
+                "v=STSv1; id=abc; foo=1; id=x.y_z; id=",
+                Err(SyntaxErrorKind::EmptyValue),
+            ),
+            (
+                "v=STSv1; id=abc; id=a=b",
+                Err(SyntaxErrorKind::InvalidValue('=')),
+            ),
+            ("v=STSv1; id=a-b; id=abc", Err(SyntaxErrorKind::InvalidId)),
+        ];
+        for (input, expected) in table {
+            let got = StsRecord::parse(input.as_bytes());
+            match expected {
+                Ok(id) => {
+                    let rec = got.unwrap_or_else(|e| panic!("{input:?}: {e}"));
+                    assert_eq!(rec.id().as_str(), *id, "{input:?}");
+                    assert!(rec.extensions().iter().all(|e| e.name() != "id"));
+                }
+                Err(kind) => assert_eq!(got.unwrap_err().kind(), kind, "{input:?}"),
+            }
+        }
     }
 
     #[test]

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use nom::bytes::complete::{tag, take_while};
+use nom::bytes::complete::take_while;
 
 use crate::field::{
-    Extension, Rule, ext_name, ext_value, fail, field_delim, is_wsp, to_syntax_error,
+    Extension, Rule, ext_name, ext_value, fail, field_delim, is_wsp, to_syntax_error, version,
 };
 use crate::uri::{ReportUri, tlsrpt_uri};
 use crate::{SyntaxError, SyntaxErrorKind};
@@ -120,14 +120,13 @@ fn tlsrpt_record(input: &[u8]) -> Rule<'_, TlsRptRecord> {
         extensions: Vec::new(),
     };
     let mut seen_rua = false;
-    let mut fields = 0usize;
     while !rest.is_empty() {
         let (after_delim, ()) = field_delim(rest)?;
-        if after_delim.is_empty() && fields > 0 {
+        if after_delim.is_empty() {
+            rest = after_delim; // the trailing delimiter; a missing rua is reported below
             break;
         }
         let (after_name, name) = ext_name(after_delim)?;
-        fields += 1;
         rest = if name == "rua" {
             seen_rua = true;
             tlsrpt_rua_value(after_name, &mut record)?.0
@@ -147,15 +146,7 @@ fn tlsrpt_record(input: &[u8]) -> Rule<'_, TlsRptRecord> {
 
 /// `tlsrpt-version = %s"v=TLSRPTv1"`
 fn tlsrpt_version(input: &[u8]) -> Rule<'_, ()> {
-    match tag::<_, _, ()>(TLSRPT_VERSION.as_bytes())(input) {
-        Ok((rest, _)) => Ok((rest, ())),
-        Err(_) => fail(
-            input,
-            SyntaxErrorKind::Version {
-                expected: TLSRPT_VERSION,
-            },
-        ),
-    }
+    version(input, TLSRPT_VERSION)
 }
 
 /// The value part of `tlsrpt-rua = %s"rua=" tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri)`.
@@ -193,11 +184,21 @@ mod tests {
     fn rpt_2_version_exact() {
         let rec = TlsRptRecord::parse(b"v=TLSRPTv1;rua=mailto:reports@example.com").unwrap();
         assert_eq!(rec.rua().len(), 1);
-        let v = SyntaxErrorKind::Version {
+        let v = |found: &str| SyntaxErrorKind::Version {
             expected: TLSRPT_VERSION,
+            found: found.to_owned(),
         };
-        assert_eq!(kind("v=tlsrptv1;rua=mailto:a@example.com"), v);
-        assert_eq!(kind("rua=mailto:a@example.com;v=TLSRPTv1"), v);
+        assert_eq!(kind("v=tlsrptv1;rua=mailto:a@example.com"), v("v=tlsrptv1"));
+        assert_eq!(
+            kind("rua=mailto:a@example.com;v=TLSRPTv1"),
+            v("rua=mailto:a@example.com")
+        );
+        assert_eq!(kind("v=TLSRPTv;"), v("v=TLSRPTv"));
+        assert_eq!(
+            kind("v=TLSRPTv2; rua=mailto:a@example.com"),
+            v("v=TLSRPTv2")
+        );
+        assert_eq!(kind("v=STSv1; id=a").rule(), "RPT-2");
     }
 
     #[test]
@@ -213,6 +214,12 @@ mod tests {
             SyntaxErrorKind::InvalidUri(UriErrorKind::Empty)
         );
         assert_eq!(kind("v=TLSRPTv1; foo=bar"), SyntaxErrorKind::MissingRua);
+        assert_eq!(kind("v=TLSRPTv1;"), SyntaxErrorKind::MissingRua);
+        assert_eq!(kind("v=TLSRPTv1; "), SyntaxErrorKind::MissingRua);
+        assert_eq!(
+            kind("v=TLSRPTv1;;rua=mailto:a@example.com"),
+            SyntaxErrorKind::EmptyField
+        );
         let rec =
             TlsRptRecord::parse(b"v=TLSRPTv1; rua=ftp://x.example/,mailto:a@b.example").unwrap();
         assert_eq!(rec.unsupported_rua(), ["ftp://x.example/"]);

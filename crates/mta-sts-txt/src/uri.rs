@@ -7,6 +7,7 @@ use std::str::FromStr;
 use nom::bytes::complete::take_while;
 
 use crate::field::{Rule, fail, is_wsp, to_syntax_error};
+use crate::host::{HostProblem, host_name};
 use crate::{SyntaxError, SyntaxErrorKind, UriErrorKind};
 
 /// A reporting destination with a scheme RFC 8460 §3 supports.
@@ -227,18 +228,11 @@ fn https(text: &str, start: usize) -> Result<HttpsUri, UriErrorKind> {
 }
 
 /// A DNS name of letter-digit-hyphen labels, 1 to 63 octets each, 253 in all; one trailing dot allowed.
+///
+/// An all-digit last label is let through here and reported by [`ReportUri::problems`]: the record
+/// stays usable for its other URIs.
 fn is_domain(name: &str) -> bool {
-    let name = name.strip_suffix('.').unwrap_or(name);
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            let b = label.as_bytes();
-            !b.is_empty()
-                && b.len() <= 63
-                && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
-                && b[0] != b'-'
-                && b[b.len() - 1] != b'-'
-        })
+    matches!(host_name(name), Ok(()) | Err(HostProblem::NumericTld))
 }
 
 /// `[` IPv6address or IPv4 in brackets `]` (loosely: hex digits, colons and dots inside brackets), or dotted IPv4.

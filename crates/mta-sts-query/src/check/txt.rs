@@ -2,8 +2,8 @@
 
 use mta_sts_fetch::DnsClient;
 use mta_sts_txt::{
-    ReportUri, STS_VERSION, SelectError, TLSRPT_VERSION, concat_strings, select_sts, select_tlsrpt,
-    sts_record_name, tlsrpt_record_name,
+    ReportUri, STS_VERSION, SelectError, TLSRPT_VERSION, UriProblem, concat_strings, select_sts,
+    select_tlsrpt, sts_record_name, tlsrpt_record_name,
 };
 
 use super::{Finding, Step};
@@ -88,15 +88,24 @@ pub(super) async fn tlsrpt(dns: &DnsClient, domain: &str) -> Step {
         Ok(record) => {
             findings.push(Finding::ok("RPT-5", "exactly one v=TLSRPTv1 record, valid syntax"));
             for uri in record.rua() {
-                let kind = match uri {
-                    ReportUri::Mailto(_) => "mailto",
-                    ReportUri::Https(_) => "https",
-                    _ => "supported",
-                };
-                findings.push(Finding::ok(
-                    "RPT-3",
-                    format!("rua {}: {kind} URI", uri.as_str()),
-                ));
+                let problems = uri.problems();
+                if problems.is_empty() {
+                    let kind = match uri {
+                        ReportUri::Mailto(_) => "mailto",
+                        ReportUri::Https(_) => "https",
+                        _ => "supported",
+                    };
+                    findings.push(Finding::ok(
+                        "RPT-3",
+                        format!("rua {}: {kind} URI", uri.as_str()),
+                    ));
+                }
+                for problem in problems {
+                    findings.push(
+                        Finding::warning(problem.rule(), format!("rua {}: {problem}", uri.as_str()))
+                            .fix(uri_fix(&problem, domain)),
+                    );
+                }
             }
             for uri in record.unsupported_rua() {
                 findings.push(
@@ -131,6 +140,23 @@ pub(super) async fn tlsrpt(dns: &DnsClient, domain: &str) -> Step {
         Err(e) => findings.push(Finding::error("RPT-5", e.to_string())),
     }
     Step::new("tlsrpt-txt", title, findings)
+}
+
+/// What to change in a `rua` URI that reports may never reach.
+fn uri_fix(problem: &UriProblem, domain: &str) -> String {
+    match problem {
+        UriProblem::LocalPart { .. } => "write the part before @ as letters, digits and \
+             !#$%&'*+-/=?^_`{|}~ with single dots between them, or quote it as %22…%22"
+            .to_owned(),
+        UriProblem::MailDomain { .. } => format!(
+            "after @, use a host name (e.g. mailto:tlsrpt@{domain}) or an address literal \
+             such as [192.0.2.1] or [IPv6:2001:db8::1]"
+        ),
+        UriProblem::HttpsHost { .. } => "use a host name whose last label is not all digits, \
+             a dotted IPv4 address, or an IPv6 address in brackets"
+            .to_owned(),
+        _ => format!("use an address reports can reach, e.g. rua=mailto:tlsrpt@{domain}"),
+    }
 }
 
 /// The CNAME chain at `name`, as one ok finding when there is one.

@@ -274,6 +274,52 @@ async fn tlsrpt_problems() {
     );
     let (_, v) = check(&kit, "example.com", None, &[]).await;
     assert_finding(&v, "tlsrpt-txt", "warning", "RPT-2", "TLSRPTv1");
+
+    // RPT-3: addresses and hosts the grammar lets through but reports may never reach are
+    // warnings with a fix; the good URI next to them is still ok.
+    kit.dns.clear("_smtp._tls.example.com");
+    kit.dns.add_txt(
+        "_smtp._tls.example.com",
+        &[b"v=TLSRPTv1; rua=mailto:tls..rpt@example.com,https://reports.123/v1,mailto:ok@example.com"],
+    );
+    let (out, v) = check(&kit, "example.com", None, &[]).await;
+    assert_outcome(&out, &v, 1, &["tlsrpt-txt"]);
+    assert_finding(
+        &v,
+        "tlsrpt-txt",
+        "warning",
+        "RPT-3",
+        "rua mailto:tls..rpt@example.com: the local part \"tls..rpt\" is not valid",
+    );
+    assert_finding(
+        &v,
+        "tlsrpt-txt",
+        "warning",
+        "RPT-3",
+        "rua https://reports.123/v1: the host \"reports.123\"",
+    );
+    assert_finding(&v, "tlsrpt-txt", "ok", "RPT-3", "rua mailto:ok@example.com");
+    let step = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "tlsrpt-txt")
+        .unwrap();
+    let warnings: Vec<&Value> = step["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["verdict"] == "warning")
+        .collect();
+    assert_eq!(warnings.len(), 2, "{step:#}");
+    for w in warnings {
+        let message = w["message"].as_str().unwrap();
+        assert!(
+            message.ends_with("reports sent to it may never arrive"),
+            "{w:#}"
+        );
+        assert!(w["fix"].as_str().is_some_and(|f| !f.is_empty()), "{w:#}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

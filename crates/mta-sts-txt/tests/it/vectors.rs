@@ -1,6 +1,7 @@
 use mta_sts_txt::{
-    ReportUri, SelectError, StsRecord, SyntaxErrorKind, TlsRptRecord, UriErrorKind, select_sts,
-    select_tlsrpt, sts_record_name, tlsrpt_record_name,
+    HostProblem, LocalPartProblem, ReportUri, SelectError, StsRecord, SyntaxErrorKind,
+    TlsRptRecord, UriErrorKind, UriProblem, select_sts, select_tlsrpt, sts_record_name,
+    tlsrpt_record_name,
 };
 
 fn sts_id(input: &str) -> Option<String> {
@@ -28,8 +29,21 @@ fn txt_2_us_ascii_only() {
 
 #[test]
 fn txt_3_version_first_exact_case() {
-    for input in ["id=abc; v=STSv1", "V=STSv1; id=abc", "v=stsv1; id=abc"] {
-        assert_eq!(sts_id(input), None, "{input}");
+    for (input, first_field) in [
+        ("id=abc; v=STSv1", "id=abc"),
+        ("V=STSv1; id=abc", "V=STSv1"),
+        ("v=stsv1; id=abc", "v=stsv1"),
+    ] {
+        let err = StsRecord::parse(input.as_bytes()).unwrap_err();
+        // The error says what was expected and what was found instead.
+        let SyntaxErrorKind::Version {
+            expected, found, ..
+        } = err.kind()
+        else {
+            panic!("{input}: {err}")
+        };
+        assert_eq!((*expected, found.as_str()), ("v=STSv1", first_field));
+        assert_eq!(err.kind().rule(), "TXT-3");
     }
 }
 
@@ -56,8 +70,13 @@ fn txt_4_id_syntax() {
 
 #[test]
 fn txt_5_id_required() {
-    for input in ["v=STSv1", "v=STSv1;", "v=STSv1; foo=bar"] {
-        assert_eq!(sts_id(input), None, "{input}");
+    for input in ["v=STSv1", "v=STSv1;", "v=STSv1; ", "v=STSv1; foo=bar"] {
+        let err = StsRecord::parse(input.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), &SyntaxErrorKind::MissingId, "{input:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("at byte {}: the required id field is missing", input.len())
+        );
     }
 }
 
@@ -90,11 +109,24 @@ fn txt_7_unknown_extensions_ignored_but_checked() {
     ] {
         assert_eq!(sts_id(input), None, "{input}");
     }
+    // The first character of a name has its own message, apart from a bad character later on.
+    let err = StsRecord::parse(b"v=STSv1; id=abc; _x=1").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "at byte 17: a field name must start with a letter or digit, not '_'"
+    );
+    let err = StsRecord::parse(b"v=STSv1; id=abc; x:y=1").unwrap_err();
+    assert_eq!(err.kind(), &SyntaxErrorKind::InvalidFieldName);
+    assert_eq!(err.position(), 18);
 }
 
 #[test]
 fn txt_8_duplicate_id_first_wins() {
     assert_eq!(sts_id("v=STSv1; id=aaa; id=bbb").as_deref(), Some("aaa"));
+    // A later id is ignored without being judged as an id: "a-b" only has to be an extension value.
+    assert_eq!(sts_id("v=STSv1; id=abc; id=a-b").as_deref(), Some("abc"));
+    // The first id still has to be valid.
+    assert_eq!(sts_id("v=STSv1; id=a-b; id=abc"), None);
 }
 
 #[test]
@@ -129,8 +161,18 @@ fn rpt_1_record_name() {
 #[test]
 fn rpt_2_version() {
     assert!(TlsRptRecord::parse(b"v=TLSRPTv1;rua=mailto:reports@example.com").is_ok());
-    assert!(TlsRptRecord::parse(b"v=tlsrptv1;rua=mailto:reports@example.com").is_err());
-    assert!(TlsRptRecord::parse(b"rua=mailto:reports@example.com;v=TLSRPTv1").is_err());
+    let err = TlsRptRecord::parse(b"v=tlsrptv1;rua=mailto:reports@example.com").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "at byte 0: the record must begin with \"v=TLSRPTv1\", found \"v=tlsrptv1\""
+    );
+    assert_eq!(err.kind().rule(), "RPT-2");
+    let err = TlsRptRecord::parse(b"rua=mailto:reports@example.com;v=TLSRPTv1").unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("found \"rua=mailto:reports@example.com\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,11 +186,50 @@ fn rpt_3_rua_list_and_schemes() {
     };
     assert_eq!(https.host(), "r.example.com");
     assert!(TlsRptRecord::parse(b"v=TLSRPTv1; rua=").is_err());
-    let err = TlsRptRecord::parse(b"v=TLSRPTv1; foo=bar").unwrap_err();
-    assert_eq!(err.kind(), &SyntaxErrorKind::MissingRua);
+    for input in ["v=TLSRPTv1; foo=bar", "v=TLSRPTv1;", "v=TLSRPTv1; "] {
+        let err = TlsRptRecord::parse(input.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), &SyntaxErrorKind::MissingRua, "{input:?}");
+    }
     let rec = TlsRptRecord::parse(b"v=TLSRPTv1; rua=ftp://x.example/").unwrap();
     assert!(rec.rua().is_empty());
     assert_eq!(rec.unsupported_rua(), ["ftp://x.example/"]);
+}
+
+#[test]
+fn rpt_3_rua_destinations_checked_beyond_the_scheme() {
+    // The record stays valid, so reports still go to the good URI; the odd ones are findings.
+    let rec: TlsRptRecord =
+        "v=TLSRPTv1; rua=mailto:tls..rpt@example.com,https://reports.123/v1,mailto:ok@example.com"
+            .parse()
+            .unwrap();
+    assert_eq!(rec.rua().len(), 3);
+    let problems: Vec<Vec<UriProblem>> = rec.rua().iter().map(ReportUri::problems).collect();
+    assert!(matches!(
+        &problems[0][..],
+        [UriProblem::LocalPart {
+            reason: LocalPartProblem::Dots,
+            ..
+        }]
+    ));
+    assert!(matches!(
+        &problems[1][..],
+        [UriProblem::HttpsHost {
+            reason: HostProblem::NumericTld,
+            ..
+        }]
+    ));
+    assert!(problems[2].is_empty());
+    for problem in problems.iter().flatten() {
+        assert_eq!(problem.rule(), "RPT-3");
+        assert!(
+            problem
+                .to_string()
+                .ends_with("reports sent to it may never arrive"),
+            "{problem}"
+        );
+    }
+    // A host the grammar refuses still makes the record invalid, as before.
+    assert!(TlsRptRecord::parse(b"v=TLSRPTv1; rua=https://a_b.example/").is_err());
 }
 
 #[test]
