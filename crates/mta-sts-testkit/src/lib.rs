@@ -10,8 +10,9 @@
 //!   a certificate ([`CertKind`]) and a canned [`Response`] by SNI host name, and records every request.
 //!   Responses can be delayed, trickled, chunked, announce a wrong `Content-Length`, or hang.
 //! - [`PolicyDomains`]: the three above together, with one call to publish a domain.
-//! - [`SmtpServer`]: an SMTP server on loopback that answers EHLO and offers (or refuses) STARTTLS
-//!   with a certificate of a chosen [`CertKind`] for whatever MX name the client asks for.
+//! - [`SmtpServer`]: an SMTP server on loopback that answers EHLO, offers (or refuses) STARTTLS
+//!   with a certificate of a chosen [`CertKind`] for whatever MX name the client asks for, and
+//!   accepts mail, recording each [`SmtpMessage`] with whether it came over TLS.
 //! - [`SilentServer`]: a TCP port that accepts connections and then says nothing.
 //! - [`ConnectProxy`]: an HTTP CONNECT proxy that tunnels to the policy server and counts tunnels.
 //! - [`TestRedis`], [`TestSentinel`], [`TestPostgres`]: private Redis, Sentinel and PostgreSQL server
@@ -67,7 +68,7 @@ pub use pki::{CertKind, TestCa};
 pub use proxy::ConnectProxy;
 pub use services::{TestPostgres, TestRedis, TestSentinel};
 pub use silent::SilentServer;
-pub use smtp::{SmtpBehavior, SmtpServer, SmtpSession};
+pub use smtp::{SmtpBehavior, SmtpMessage, SmtpServer, SmtpSession};
 
 mod body;
 mod dns;
