@@ -17,6 +17,10 @@
 //! - [`ConnectProxy`]: an HTTP CONNECT proxy that tunnels to the policy server and counts tunnels.
 //! - [`TestRedis`], [`TestSentinel`], [`TestPostgres`]: private Redis, Sentinel and PostgreSQL server
 //!   processes on their own ports and scratch directories (binaries from Debian's packages).
+//! - [`PostfixInstance`]: a private Postfix (Debian's package, run as root) in a scratch
+//!   directory, whose chrooted `smtp` client delivers to [`SmtpServer`]s on loopback without DNS
+//!   and asks a socketmap TLS policy table, such as the policy daemon's socket inside its chroot.
+//!   Tests submit mail and wait, with a bound, for what the log says about each delivery.
 //!
 //! # Design
 //!
@@ -25,6 +29,10 @@
 //! its tasks and closes its sockets. Configuration is shared state behind a mutex, so tests change
 //! records and behaviours through `&self` while clients are connected. The setters panic on invalid
 //! input (a bad DNS name, an invalid header), which is what a test wants.
+//!
+//! [`PostfixInstance`] is a tree of processes instead. Its waiting methods are `async` and poll
+//! with a bounded deadline, so an [`SmtpServer`] on the same (single-threaded) test runtime keeps
+//! serving the deliveries being waited for.
 //!
 //! # Example
 //!
@@ -65,6 +73,10 @@ pub use dns::{DnsBehavior, TestDns};
 pub use domains::PolicyDomains;
 pub use https::{HostConfig, PolicyServer, RecordedRequest, Response};
 pub use pki::{CertKind, TestCa};
+pub use postfix::{
+    Delivery, DeliveryStatus, PostfixBuilder, PostfixInstance, QueueId, QueueName, QueuedMessage,
+    QueuedRecipient,
+};
 pub use proxy::ConnectProxy;
 pub use services::{TestPostgres, TestRedis, TestSentinel};
 pub use silent::SilentServer;
@@ -75,6 +87,7 @@ mod dns;
 mod domains;
 mod https;
 mod pki;
+mod postfix;
 mod proxy;
 mod services;
 mod silent;
