@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::unistd::{Uid, User};
 
@@ -348,13 +348,13 @@ impl PostfixInstance {
             &builder.policy_maps,
             &builder.parameters,
         );
-        std::fs::write(layout.config.join("main.cf"), main)?;
-        std::fs::write(
-            layout.config.join("master.cf"),
-            config::master_cf(&builder.routes),
+        write_cold(&layout.config.join("main.cf"), &main)?;
+        write_cold(
+            &layout.config.join("master.cf"),
+            &config::master_cf(&builder.routes),
         )?;
-        std::fs::write(layout.transport(), config::transport(&builder.routes))?;
-        std::fs::write(layout.ca_file(), &builder.ca_pem)
+        write_cold(&layout.transport(), &config::transport(&builder.routes))?;
+        write_cold(&layout.ca_file(), &builder.ca_pem)
     }
 
     /// The files the chrooted daemons read through the C library, and the policy socket's
@@ -362,9 +362,9 @@ impl PostfixInstance {
     fn write_chroot(&self, builder: &PostfixBuilder) -> io::Result<()> {
         let etc = self.layout.queue.join("etc");
         std::fs::create_dir_all(&etc)?;
-        std::fs::write(etc.join("hosts"), config::hosts(&builder.routes))?;
-        std::fs::write(etc.join("nsswitch.conf"), config::NSSWITCH)?;
-        std::fs::write(etc.join("resolv.conf"), config::RESOLV)?;
+        write_cold(&etc.join("hosts"), &config::hosts(&builder.routes))?;
+        write_cold(&etc.join("nsswitch.conf"), config::NSSWITCH)?;
+        write_cold(&etc.join("resolv.conf"), config::RESOLV)?;
         for file in ["services", "localtime"] {
             let _ = std::fs::copy(Path::new("/etc").join(file), etc.join(file));
         }
@@ -451,6 +451,19 @@ impl Drop for PostfixInstance {
             let _ = std::fs::remove_dir_all(&self.layout.root);
         }
     }
+}
+
+/// Writes `text` to `path` with a modification time a minute in the past. Postfix does not trust
+/// a configuration file changed within the last second or so (it may be half written): it reads
+/// it again every 300 ms until it has cooled down, which made every fresh instance's first
+/// commands and daemons wait about 2 s.
+fn write_cold(path: &Path, text: &str) -> io::Result<()> {
+    std::fs::write(path, text)?;
+    let past = SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(path)?
+        .set_modified(past)
 }
 
 /// The last lines of a log, for error messages.
