@@ -134,8 +134,9 @@ impl PostfixBuilder {
 
 /// A private Postfix instance (Debian's package, run as root), stopped when dropped.
 ///
-/// Everything lives in one scratch directory, so several instances run side by side and the
-/// system's `/etc/postfix` is never read for the mail system (nor written):
+/// Everything lives in one scratch directory, so several instances run side by side, and the
+/// system's `/etc/postfix` is never written (`postfix check` only reads Postfix's own file list
+/// there):
 ///
 /// - `config_directory` ([`config_dir`](Self::config_dir)): main.cf, master.cf, the transport
 ///   table and the test CA (`smtp_tls_CAfile`, read by smtp(8) before it enters the chroot);
@@ -223,11 +224,14 @@ impl PostfixInstance {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
     }
 
-    /// The log so far (empty before the first line).
+    /// The complete lines of the log so far (empty before the first line).
     pub fn log(&self) -> String {
-        std::fs::read(&self.layout.log)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default()
+        let mut bytes = std::fs::read(&self.layout.log).unwrap_or_default();
+        // A line being written is left out: a cut "status=deferred (...)" would parse with the
+        // wrong detail.
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        bytes.truncate(complete);
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// Submits a message from `from` to `to` with `sendmail` (no SMTP server involved) and
@@ -386,7 +390,8 @@ impl PostfixInstance {
         .await
     }
 
-    /// Starts the master and waits for its "daemon started" line: by then every service socket exists.
+    /// Starts the master and waits for its "daemon started" line: by then every service socket
+    /// exists.
     async fn start_master(&mut self) -> io::Result<()> {
         let stderr = self.layout.root.join("master.stderr");
         self.master = Some(Master::spawn(

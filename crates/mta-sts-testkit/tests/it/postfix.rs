@@ -198,12 +198,15 @@ async fn enforce_with_a_certificate_for_another_name_is_deferred() {
 }
 
 #[tokio::test]
-async fn no_policy_and_no_starttls_is_delivered_in_plaintext() {
+async fn without_a_policy_mail_is_delivered_opportunistically() {
     let started = Instant::now();
     let ca = TestCa::new();
-    let server = smtp(&ca, CertKind::Valid, false).await;
+    let plain = smtp(&ca, CertKind::Valid, false).await;
+    let tls = smtp(&ca, CertKind::Valid, true).await;
+    // Two routes on two ports: two transport services in one instance.
     let postfix = PostfixInstance::builder(&ca)
-        .route("plain.test", server.addr())
+        .route("plain.test", plain.addr())
+        .route("may.test", tls.addr())
         .start()
         .await
         .unwrap();
@@ -218,14 +221,36 @@ async fn no_policy_and_no_starttls_is_delivered_in_plaintext() {
         .await
         .unwrap();
     eprintln!("delivered in plaintext in {:?}", started.elapsed());
-
     assert_eq!(delivery.dsn, "2.0.0");
     // After NOTFOUND for the domain, Postfix asks for the parent domain too.
     assert_eq!(table.keys(), ["plain.test", ".test"]);
-    let messages = server.messages();
+    let messages = plain.messages();
     assert_eq!(messages.len(), 1);
     assert!(!messages[0].tls);
     assert_eq!(messages[0].sni, None);
+
+    // STARTTLS offered: level "may" uses it, with SNI, but verifies no name.
+    let id = postfix
+        .submit(SENDER, "rcpt@may.test", "hello\n")
+        .await
+        .unwrap();
+    postfix
+        .wait_for_status(&id, "rcpt@may.test", DeliveryStatus::Sent)
+        .await
+        .unwrap();
+    eprintln!(
+        "delivered with opportunistic TLS in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(table.keys()[2..], ["may.test", ".test"]);
+    postfix
+        .wait_for_log("Trusted TLS connection established to may.test[127.0.0.1]")
+        .await
+        .unwrap();
+    let messages = tls.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].tls);
+    assert_eq!(messages[0].sni.as_deref(), Some("may.test"));
 }
 
 #[tokio::test]
