@@ -13,7 +13,7 @@ use super::log::QueueId;
 pub enum QueueName {
     /// Submitted locally, not yet picked up.
     Maildrop,
-    /// Being received by cleanup(8).
+    /// Waiting for the queue manager: new mail, and deferred mail whose retry time has come.
     Incoming,
     /// Being delivered.
     Active,
