@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this). Safe on a fresh machine: it
-# installs what it needs (Redis and PostgreSQL from Debian's packages, cargo-fuzz and cargo-deny
-# from crates.io). The tests start their own private Redis, Sentinel and PostgreSQL processes on
-# free ports in scratch directories, so they never touch a server already running here.
+# installs what it needs (Redis, PostgreSQL and Postfix from Debian's packages, cargo-fuzz and cargo-deny
+# from crates.io). The tests start their own private Redis, Sentinel, PostgreSQL and Postfix
+# processes on free ports or sockets in scratch directories, so they never touch a server already
+# running here (nor /etc/postfix). Postfix's master runs only as root, as CI runs this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 start=$SECONDS
 step() { printf '\n==> %s (%ss)\n' "$*" "$((SECONDS - start))"; }
 
-step "system packages the tests need (Debian): redis-server, postgresql, postfix (postmap)"
+step "system packages the tests need (Debian): redis-server, postgresql, postfix (postmap, private instances)"
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v psql >/dev/null || need+=(postgresql-client)

@@ -10,14 +10,19 @@
 //!   a certificate ([`CertKind`]) and a canned [`Response`] by SNI host name, and records every request.
 //!   Responses can be delayed, trickled, chunked, announce a wrong `Content-Length`, or hang.
 //! - [`PolicyDomains`]: the three above together, with one call to publish a domain.
-//! - [`SmtpServer`]: an SMTP server on loopback that answers EHLO and offers (or refuses) STARTTLS
-//!   with a certificate of a chosen [`CertKind`] for whatever MX name the client asks for.
+//! - [`SmtpServer`]: an SMTP server on loopback that answers EHLO, offers (or refuses) STARTTLS
+//!   with a certificate of a chosen [`CertKind`] for whatever MX name the client asks for, and
+//!   accepts mail, recording each [`SmtpMessage`] with whether it came over TLS.
 //! - [`SilentServer`]: a TCP port that accepts connections and then says nothing.
 //! - [`ConnectProxy`]: an HTTP CONNECT proxy that tunnels to the policy server and counts tunnels.
 //! - [`TestRedis`], [`TestSentinel`], [`TestPostgres`]: private Redis, Sentinel and PostgreSQL server
 //!   processes on their own ports and scratch directories (binaries from Debian's packages).
 //! - [`eventually`] and [`eventually_blocking`]: bounded waits for state that offers no
 //!   notification, so tests never sleep for a guessed time.
+//! - [`PostfixInstance`]: a private Postfix (Debian's package, run as root) in a scratch
+//!   directory, whose chrooted `smtp` client delivers to [`SmtpServer`]s on loopback without DNS
+//!   and asks a socketmap TLS policy table, such as the policy daemon's socket inside its chroot.
+//!   Tests submit mail and wait, with a bound, for what the log says about each delivery.
 //!
 //! # Design
 //!
@@ -26,6 +31,10 @@
 //! its tasks and closes its sockets. Configuration is shared state behind a mutex, so tests change
 //! records and behaviours through `&self` while clients are connected. The setters panic on invalid
 //! input (a bad DNS name, an invalid header), which is what a test wants.
+//!
+//! [`PostfixInstance`] is a tree of processes instead. Its waiting methods are `async` and poll
+//! with a bounded deadline, so an [`SmtpServer`] on the same (single-threaded) test runtime keeps
+//! serving the deliveries being waited for.
 //!
 //! # Example
 //!
@@ -66,10 +75,14 @@ pub use dns::{DnsBehavior, TestDns};
 pub use domains::PolicyDomains;
 pub use https::{HostConfig, PolicyServer, RecordedRequest, Response};
 pub use pki::{CertKind, TestCa};
+pub use postfix::{
+    Delivery, DeliveryStatus, PostfixBuilder, PostfixInstance, QueueId, QueueName, QueuedMessage,
+    QueuedRecipient,
+};
 pub use proxy::ConnectProxy;
 pub use services::{TestPostgres, TestRedis, TestSentinel};
 pub use silent::SilentServer;
-pub use smtp::{SmtpBehavior, SmtpServer, SmtpSession};
+pub use smtp::{SmtpBehavior, SmtpMessage, SmtpServer, SmtpSession};
 pub use wait::{eventually, eventually_blocking};
 
 mod body;
@@ -77,6 +90,7 @@ mod dns;
 mod domains;
 mod https;
 mod pki;
+mod postfix;
 mod proxy;
 mod services;
 mod silent;

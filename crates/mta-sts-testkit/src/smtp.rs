@@ -17,8 +17,17 @@ use crate::{lock, name_key};
 
 /// Longest command line read; RFC 5321 §4.5.3.1.4 allows 512 octets.
 const MAX_LINE: u64 = 1000;
+/// Longest piece of a message line read at once; longer lines arrive in several pieces.
+const MAX_DATA_CHUNK: u64 = 4096;
 /// A client idle this long is disconnected.
 const IDLE: Duration = Duration::from_secs(10);
+/// Largest message kept (after dot-unstuffing); a longer one is read to its end and refused
+/// with 552, so a runaway client cannot make the server buffer without limit.
+const MAX_MESSAGE_SIZE: usize = 1 << 20;
+/// Recipients accepted per transaction; RFC 5321 §4.5.3.1.8 asks for at least 100.
+const MAX_RECIPIENTS: usize = 100;
+/// Messages kept per server; once full, `MAIL` is answered `452` (bounded memory).
+const MAX_MESSAGES: usize = 1000;
 
 /// How an [`SmtpServer`] behaves towards every client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -39,6 +48,25 @@ impl Default for SmtpBehavior {
     }
 }
 
+/// One message an [`SmtpServer`] accepted, with how it arrived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SmtpMessage {
+    /// The reverse-path of `MAIL FROM`, without angle brackets (empty for the null sender).
+    pub mail_from: String,
+    /// The forward-paths of the accepted `RCPT TO` commands, without angle brackets, in order.
+    pub rcpt_to: Vec<String>,
+    /// The message as received after `DATA`, dot-unstuffed (RFC 5321 §4.5.2), without the final
+    /// `.` line; line endings as the client sent them.
+    pub data: Vec<u8>,
+    /// Whether the message came over TLS (after `STARTTLS`).
+    pub tls: bool,
+    /// The SNI name of the TLS handshake, in lowercase.
+    pub sni: Option<String>,
+    /// The EHLO or HELO argument of the session.
+    pub ehlo: Option<String>,
+}
+
 /// One SMTP session as the [`SmtpServer`] saw it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SmtpSession {
@@ -50,13 +78,16 @@ pub struct SmtpSession {
     pub tls: bool,
 }
 
-/// An SMTP server on loopback that speaks just enough ESMTP for TLS checks: the 220 greeting,
-/// `EHLO`/`HELO`, `STARTTLS` (RFC 3207) with a certificate from a [`TestCa`], `NOOP`, `RSET` and
-/// `QUIT`. Anything else gets `502`. No mail is accepted.
+/// An SMTP server on loopback that speaks just enough ESMTP for TLS checks and deliveries: the
+/// 220 greeting, `EHLO`/`HELO`, `STARTTLS` (RFC 3207) with a certificate from a [`TestCa`], a
+/// mail transaction (`MAIL FROM`, `RCPT TO`, `DATA`, also pipelined as RFC 2920 allows),
+/// `NOOP`, `RSET` and `QUIT`. Anything else gets `502`.
 ///
 /// The certificate is issued for whatever SNI name the client sends, so one server can stand in
 /// for several MX hosts; a handshake without SNI fails. Every session is recorded
-/// ([`SmtpServer::sessions`]). Dropping the server closes the port and every connection.
+/// ([`SmtpServer::sessions`]), and so is every accepted message ([`SmtpServer::messages`]), at
+/// most 1000 of them, each at most 1 MiB. Dropping the server closes the
+/// port and every connection.
 #[derive(Debug)]
 pub struct SmtpServer {
     addr: SocketAddr,
@@ -96,6 +127,7 @@ impl SmtpServer {
             behavior: Mutex::new(behavior),
             certs: Mutex::default(),
             sessions: Mutex::default(),
+            messages: Mutex::default(),
         });
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -125,6 +157,12 @@ impl SmtpServer {
     pub fn sessions(&self) -> Vec<SmtpSession> {
         lock(&self.shared.sessions).clone()
     }
+
+    /// Every message accepted so far, oldest first. A message is recorded before its `250`
+    /// reply is sent, so once the client has seen the reply it is here.
+    pub fn messages(&self) -> Vec<SmtpMessage> {
+        lock(&self.shared.messages).clone()
+    }
 }
 
 #[derive(Debug)]
@@ -135,6 +173,7 @@ struct Shared {
     behavior: Mutex<SmtpBehavior>,
     certs: Mutex<HashMap<(String, CertKind), Arc<CertifiedKey>>>,
     sessions: Mutex<Vec<SmtpSession>>,
+    messages: Mutex<Vec<SmtpMessage>>,
 }
 
 /// Issues (once per name and kind) the behaviour's certificate for the SNI name.
@@ -197,7 +236,7 @@ async fn serve(
         .get_mut()
         .write_all(b"220 mx.testkit.invalid ESMTP mta-sts-testkit\r\n")
         .await?;
-    if let End::Quit = commands(&mut plain, offer, session).await? {
+    if let End::Quit = commands(&mut plain, offer, session, shared).await? {
         return Ok(());
     }
     // RFC 3207 §4.2: the client waits for our 220 before the handshake, so nothing is buffered.
@@ -205,8 +244,15 @@ async fn serve(
     session.sni = tls.get_ref().1.server_name().map(name_key);
     session.tls = true;
     let mut secure = BufReader::new(tls);
-    commands(&mut secure, false, session).await?;
+    commands(&mut secure, false, session, shared).await?;
     Ok(())
+}
+
+/// The envelope of the mail transaction in progress.
+#[derive(Default)]
+struct Envelope {
+    from: Option<String>,
+    to: Vec<String>,
 }
 
 /// Answers commands until QUIT, an accepted STARTTLS, EOF or idleness.
@@ -214,11 +260,13 @@ async fn commands<S>(
     stream: &mut BufReader<S>,
     offer_starttls: bool,
     session: &mut SmtpSession,
+    shared: &Shared,
 ) -> io::Result<End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut line = Vec::new();
+    let mut envelope = Envelope::default();
     loop {
         line.clear();
         let read = tokio::time::timeout(
@@ -238,6 +286,7 @@ where
         let reply: &[u8] = match verb.to_ascii_uppercase().as_str() {
             "EHLO" | "HELO" => {
                 session.ehlo = Some(arg.to_owned());
+                envelope = Envelope::default();
                 if verb.eq_ignore_ascii_case("HELO") {
                     b"250 mx.testkit.invalid\r\n"
                 } else if offer_starttls {
@@ -253,7 +302,26 @@ where
                     .await?;
                 return Ok(End::StartTls);
             }
-            "NOOP" | "RSET" => b"250 2.0.0 OK\r\n",
+            "MAIL" => mail(arg, &mut envelope, shared),
+            "RCPT" => rcpt(arg, &mut envelope),
+            "DATA" => {
+                if envelope.to.is_empty() {
+                    b"503 5.5.1 Error: need RCPT command\r\n"
+                } else {
+                    stream
+                        .get_mut()
+                        .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                        .await?;
+                    let data = read_data(stream).await?;
+                    let envelope = std::mem::take(&mut envelope);
+                    store(data, envelope, session, shared)
+                }
+            }
+            "NOOP" => b"250 2.0.0 OK\r\n",
+            "RSET" => {
+                envelope = Envelope::default();
+                b"250 2.0.0 OK\r\n"
+            }
             "QUIT" => {
                 stream.get_mut().write_all(b"221 2.0.0 Bye\r\n").await?;
                 return Ok(End::Quit);
@@ -261,5 +329,150 @@ where
             _ => b"502 5.5.1 Command not implemented\r\n",
         };
         stream.get_mut().write_all(reply).await?;
+    }
+}
+
+/// `MAIL FROM:<path> [parameters]` (RFC 5321 §4.1.1.2); parameters such as `SIZE=` are ignored.
+fn mail(arg: &str, envelope: &mut Envelope, shared: &Shared) -> &'static [u8] {
+    if envelope.from.is_some() {
+        return b"503 5.5.1 Error: nested MAIL command\r\n";
+    }
+    let Some(path) = path_argument(arg, "FROM:") else {
+        return b"501 5.5.4 Syntax: MAIL FROM:<address>\r\n";
+    };
+    if lock(&shared.messages).len() >= MAX_MESSAGES {
+        return b"452 4.3.1 Insufficient system storage\r\n";
+    }
+    envelope.from = Some(path);
+    b"250 2.1.0 Ok\r\n"
+}
+
+/// `RCPT TO:<path> [parameters]` (RFC 5321 §4.1.1.3).
+fn rcpt(arg: &str, envelope: &mut Envelope) -> &'static [u8] {
+    if envelope.from.is_none() {
+        return b"503 5.5.1 Error: need MAIL command\r\n";
+    }
+    let Some(path) = path_argument(arg, "TO:") else {
+        return b"501 5.5.4 Syntax: RCPT TO:<address>\r\n";
+    };
+    if envelope.to.len() >= MAX_RECIPIENTS {
+        return b"452 4.5.3 Error: too many recipients\r\n";
+    }
+    envelope.to.push(path);
+    b"250 2.1.5 Ok\r\n"
+}
+
+/// The path after `FROM:` or `TO:` (case-insensitive), without its angle brackets.
+fn path_argument(arg: &str, prefix: &str) -> Option<String> {
+    let head = arg.get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let rest = arg[prefix.len()..].trim_start();
+    let path = match rest.strip_prefix('<') {
+        Some(inner) => inner.split_once('>')?.0,
+        // Some clients omit the brackets; RFC 5321 requires them, but being lenient costs nothing.
+        None => rest.split(' ').next().filter(|p| !p.is_empty())?,
+    };
+    Some(path.to_owned())
+}
+
+/// Reads the message after `354` up to the lone `.` line, undoing dot-stuffing (RFC 5321
+/// §4.5.2). `None` if it was larger than [`MAX_MESSAGE_SIZE`]; it is still read to its end so
+/// the session stays in step.
+async fn read_data<S>(stream: &mut BufReader<S>) -> io::Result<Option<Vec<u8>>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut data = Vec::new();
+    let mut too_large = false;
+    let mut chunk = Vec::new();
+    let mut at_line_start = true;
+    loop {
+        chunk.clear();
+        let read = tokio::time::timeout(
+            IDLE,
+            (&mut *stream)
+                .take(MAX_DATA_CHUNK)
+                .read_until(b'\n', &mut chunk),
+        )
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client idle during DATA"))??;
+        if read == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut piece = chunk.as_slice();
+        if at_line_start {
+            if piece == b".\r\n" || piece == b".\n" {
+                return Ok((!too_large).then_some(data));
+            }
+            piece = piece.strip_prefix(b".").unwrap_or(piece);
+        }
+        at_line_start = chunk.ends_with(b"\n");
+        if data.len() + piece.len() > MAX_MESSAGE_SIZE {
+            too_large = true;
+            data = Vec::new();
+        } else if !too_large {
+            data.extend_from_slice(piece);
+        }
+    }
+}
+
+/// Records a complete message and picks the reply to the end of its data.
+fn store(
+    data: Option<Vec<u8>>,
+    envelope: Envelope,
+    session: &SmtpSession,
+    shared: &Shared,
+) -> &'static [u8] {
+    let Some(data) = data else {
+        return b"552 5.3.4 Error: message too large\r\n";
+    };
+    let mut messages = lock(&shared.messages);
+    if messages.len() >= MAX_MESSAGES {
+        return b"452 4.3.1 Insufficient system storage\r\n";
+    }
+    messages.push(SmtpMessage {
+        mail_from: envelope.from.unwrap_or_default(),
+        rcpt_to: envelope.to,
+        data,
+        tls: session.tls,
+        sni: session.sni.clone(),
+        ehlo: session.ehlo.clone(),
+    });
+    b"250 2.0.0 Ok: queued\r\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_argument;
+
+    #[test]
+    fn path_arguments() {
+        for (arg, prefix, expected) in [
+            ("FROM:<a@example.org>", "FROM:", Some("a@example.org")),
+            (
+                "from: <a@example.org> SIZE=10",
+                "FROM:",
+                Some("a@example.org"),
+            ),
+            ("FROM:<>", "FROM:", Some("")),
+            (
+                "TO:<b@example.net> NOTIFY=NEVER",
+                "TO:",
+                Some("b@example.net"),
+            ),
+            ("TO:b@example.net", "TO:", Some("b@example.net")),
+            ("TO:<b@example.net", "TO:", None),
+            ("TO:", "TO:", None),
+            ("FROM:<a@example.org>", "TO:", None),
+            ("", "TO:", None),
+        ] {
+            assert_eq!(
+                path_argument(arg, prefix).as_deref(),
+                expected,
+                "{arg:?} {prefix:?}"
+            );
+        }
     }
 }

@@ -4,5 +4,7 @@
 mod dns;
 // PolicyServer and SilentServer reached by hyper and rustls clients.
 mod https;
+// A private Postfix delivering to SmtpServer through a socketmap TLS policy table (needs root).
+mod postfix;
 // SmtpServer reached by a raw SMTP client and a rustls handshake after STARTTLS.
 mod smtp;

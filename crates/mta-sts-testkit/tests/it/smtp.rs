@@ -115,3 +115,98 @@ async fn starttls_refused_and_wrong_certificates() {
         .unwrap_err();
     assert!(error.to_string().contains("certificate"), "{error}");
 }
+
+#[tokio::test]
+async fn pipelined_transaction_in_plaintext_is_recorded_dot_unstuffed() {
+    let ca = TestCa::new();
+    let server = SmtpServer::start(&ca, SmtpBehavior::default())
+        .await
+        .unwrap();
+    let mut reader = BufReader::new(TcpStream::connect(server.addr()).await.unwrap());
+    reply(&mut reader).await;
+    reader
+        .get_mut()
+        .write_all(b"RCPT TO:<early@example.net>\r\nDATA\r\nEHLO client.example\r\n")
+        .await
+        .unwrap();
+    assert!(reply(&mut reader).await[0].starts_with("503 "));
+    assert!(reply(&mut reader).await[0].starts_with("503 "));
+    let ehlo = reply(&mut reader).await;
+    assert!(ehlo.contains(&"250-PIPELINING".to_owned()), "{ehlo:?}");
+    // RFC 2920: the envelope in one write, the answers in order.
+    reader
+        .get_mut()
+        .write_all(b"MAIL FROM:<a@example.org> SIZE=42\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net> NOTIFY=NEVER\r\nDATA\r\n")
+        .await
+        .unwrap();
+    for code in ["250 ", "250 ", "250 ", "354 "] {
+        let got = reply(&mut reader).await;
+        assert!(got[0].starts_with(code), "{got:?}");
+    }
+    reader
+        .get_mut()
+        .write_all(b"Subject: t\r\n\r\n..leading dot\r\n.\r\n")
+        .await
+        .unwrap();
+    assert!(reply(&mut reader).await[0].starts_with("250 "));
+    reader.get_mut().write_all(b"QUIT\r\n").await.unwrap();
+    assert!(reply(&mut reader).await[0].starts_with("221 "));
+
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    let message = &messages[0];
+    assert_eq!(message.mail_from, "a@example.org");
+    assert_eq!(message.rcpt_to, ["b@example.net", "c@example.net"]);
+    assert_eq!(message.data, b"Subject: t\r\n\r\n.leading dot\r\n");
+    assert!(!message.tls);
+    assert_eq!(message.sni, None);
+    assert_eq!(message.ehlo.as_deref(), Some("client.example"));
+}
+
+#[tokio::test]
+async fn transaction_after_starttls_records_tls_and_sni() {
+    let ca = TestCa::new();
+    let server = SmtpServer::start(&ca, SmtpBehavior::default())
+        .await
+        .unwrap();
+    let mut reader = BufReader::new(TcpStream::connect(server.addr()).await.unwrap());
+    reply(&mut reader).await;
+    reader
+        .get_mut()
+        .write_all(b"EHLO c\r\nSTARTTLS\r\n")
+        .await
+        .unwrap();
+    reply(&mut reader).await;
+    assert!(reply(&mut reader).await[0].starts_with("220 "));
+    let name = ServerName::try_from("mx1.example.com").unwrap();
+    let tls = connector(&ca)
+        .connect(name, reader.into_inner())
+        .await
+        .unwrap();
+    let mut tls = BufReader::new(tls);
+    tls.get_mut()
+        .write_all(b"EHLO c2\r\nMAIL FROM:<>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n")
+        .await
+        .unwrap();
+    let mut lines = Vec::new();
+    while lines.len() < 4 {
+        let mut line = String::new();
+        tls.read_line(&mut line).await.unwrap();
+        if line.as_bytes().get(3) != Some(&b'-') {
+            lines.push(line);
+        }
+    }
+    assert!(lines[3].starts_with("354 "), "{lines:?}");
+    tls.get_mut().write_all(b"hello\r\n.\r\n").await.unwrap();
+    let mut line = String::new();
+    tls.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("250 "), "{line:?}");
+
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].mail_from, "");
+    assert!(messages[0].tls);
+    assert_eq!(messages[0].sni.as_deref(), Some("mx1.example.com"));
+    assert_eq!(messages[0].ehlo.as_deref(), Some("c2"));
+    assert_eq!(messages[0].data, b"hello\r\n");
+}
