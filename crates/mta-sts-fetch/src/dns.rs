@@ -213,6 +213,17 @@ pub struct MxRecord {
     pub exchange: String,
 }
 
+impl MxRecord {
+    /// A record for `exchange` (normalised: lower case, no trailing dot; `.` is the null MX of
+    /// RFC 7505, an empty name) at `preference`.
+    pub fn new(preference: u16, exchange: &str) -> Self {
+        Self {
+            preference,
+            exchange: exchange.trim_end_matches('.').to_ascii_lowercase(),
+        }
+    }
+}
+
 impl TxtLookup for DnsClient {
     type Error = DnsError;
 

@@ -146,7 +146,7 @@ fn check(
     } else {
         let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        print!("{}", check::render(&report, colour));
+        print!("{}", report.text(colour));
     }
     Ok(report.exit_code())
 }

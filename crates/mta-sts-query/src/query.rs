@@ -10,8 +10,8 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
     pub(crate) domain: String,
-    /// `valid`, `not_changed`, `none` or `fetch_error` (postfix-mta-sts-resolver's result names).
-    pub(crate) result: &'static str,
+    /// What discovery found, under postfix-mta-sts-resolver's result names.
+    pub(crate) result: LookupResult,
     pub(crate) txt: TxtReport,
     pub(crate) policy_url: String,
     pub(crate) policy: Option<PolicyReport>,
@@ -58,6 +58,31 @@ pub(crate) struct DiagnosticReport {
     pub(crate) message: String,
 }
 
+/// What discovery found (the `result` of the report, and its exit status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LookupResult {
+    /// A valid policy was fetched.
+    Valid,
+    /// The TXT id equals the known id given: nothing was fetched.
+    NotChanged,
+    /// The domain has no MTA-STS policy.
+    None,
+    /// Discovery failed.
+    FetchError,
+}
+
+impl LookupResult {
+    /// 0 policy, 1 no policy, 2 failure.
+    pub(crate) fn exit_code(self) -> u8 {
+        match self {
+            Self::Valid | Self::NotChanged => 0,
+            Self::None => 1,
+            Self::FetchError => 2,
+        }
+    }
+}
+
 impl DiagnosticReport {
     pub(crate) fn from_lint(d: &mta_sts_policy::Diagnostic) -> Self {
         Self {
@@ -73,7 +98,7 @@ impl Report {
     fn new(domain: &Domain) -> Self {
         Self {
             domain: domain.to_string(),
-            result: "none",
+            result: LookupResult::None,
             txt: TxtReport {
                 name: sts_record_name(domain.as_str()),
                 records: Vec::new(),
@@ -88,7 +113,7 @@ impl Report {
     }
 
     fn fail(mut self, stage: Stage, result_type: ResultType, message: String) -> Self {
-        self.result = "fetch_error";
+        self.result = LookupResult::FetchError;
         self.failure = Some(FailureReport {
             stage: stage.to_string(),
             result_type: result_type.as_str(),
@@ -137,7 +162,7 @@ pub(crate) async fn discover(
     let id = record.id().as_str().to_owned();
     report.txt.id = Some(id.clone());
     if known_id == Some(id.as_str()) {
-        report.result = "not_changed";
+        report.result = LookupResult::NotChanged;
         return report;
     }
     tracing::debug!(url = %report.policy_url, "fetching policy");
@@ -154,7 +179,7 @@ pub(crate) async fn discover(
         .collect();
     match Policy::parse(&body) {
         Ok(policy) => {
-            report.result = "valid";
+            report.result = LookupResult::Valid;
             report.policy = Some(PolicyReport {
                 version: policy.version().as_str(),
                 mode: policy.mode().as_str(),
@@ -171,11 +196,7 @@ pub(crate) async fn discover(
 
 /// The process exit status for a report: 0 policy, 1 no policy, 2 failure.
 pub(crate) fn exit_code(report: &Report) -> u8 {
-    match report.result {
-        "valid" | "not_changed" => 0,
-        "none" => 1,
-        _ => 2,
-    }
+    report.result.exit_code()
 }
 
 /// The human-readable report.
@@ -225,14 +246,14 @@ pub(crate) fn render(report: &Report) -> String {
         }
     }
     let summary = match (report.result, &report.policy, &report.failure) {
-        ("valid", Some(p), _) => format!(
+        (LookupResult::Valid, Some(p), _) => format!(
             "valid: mode {}, {} mx pattern{}, cacheable for {}",
             p.mode,
             p.mx.len(),
             if p.mx.len() == 1 { "" } else { "s" },
             human_duration(p.max_age)
         ),
-        ("not_changed", ..) => {
+        (LookupResult::NotChanged, ..) => {
             "not changed: the TXT id equals the known id, nothing fetched".to_owned()
         }
         (_, _, Some(f)) => format!("fetch error ({}): {}", f.result_type, f.message),

@@ -1,43 +1,32 @@
-//! Steps 3 and 4: the policy host `mta-sts.DOMAIN` on each of its addresses, and the policy file.
+//! Steps 3 and 4: the policy host `mta-sts.DOMAIN` on each of its addresses, and the policy file,
+//! judged from what was fetched.
 
-use mta_sts_fetch::{DnsClient, FetchError, PolicyAttempt, PolicyClient};
 use std::time::SystemTime;
 
+use mta_sts_fetch::FetchError;
 use mta_sts_policy::{Domain, Mode, Policy, Severity, lint_for_domain};
 
-use super::{Finding, PolicySnapshot, Step, Verdict, expiry, human_secs};
-
-/// Addresses of the policy host tried, at most.
-const MAX_ADDRESSES: usize = 8;
+use super::gather::{Attempt, HostLookup, MAX_ADDRESSES};
+use super::{Finding, PolicySnapshot, Step, Verdict, dns_fix, expiry, human_secs};
 /// RFC 8461 §10.2 advises max_age values "as long as is practical"; under a week is short.
 const MAX_AGE_ADVISED: u32 = 604_800;
 
-/// Step 3: DNS of the policy host, then one fetch per address. Returns the first body served
+/// Step 3: the policy host's DNS, then one fetch per address. Returns the first body served
 /// successfully.
-pub(super) async fn policy_host(
-    dns: &DnsClient,
-    https: &PolicyClient,
-    domain: &Domain,
-    now: SystemTime,
-) -> (Step, Option<Vec<u8>>) {
-    let host = domain.policy_host();
+pub(super) fn policy_host(lookup: &HostLookup, now: SystemTime) -> (Step, Option<Vec<u8>>) {
+    let host = &lookup.host;
     let title = format!("policy host ({host})");
     let mut findings = Vec::new();
-    if let Ok(chain) = dns.cname_chain(&host).await
-        && !chain.is_empty()
-    {
+    if !lookup.chain.is_empty() {
         findings.push(Finding::ok(
             "POL-1",
-            format!("{host} is an alias: {host} → {}", chain.join(" → ")),
+            format!("{host} is an alias: {host} → {}", lookup.chain.join(" → ")),
         ));
     }
-    let addresses = match dns.addresses(&host).await {
+    let addresses = match &lookup.addresses {
         Ok(addresses) => addresses,
         Err(e) => {
-            findings.push(
-                Finding::error("POL-1", format!("{e}"))
-                    .fix(format!("publish A and/or AAAA records for {host}")),
-            );
+            findings.push(Finding::error("POL-1", format!("{e}")).fix(dns_fix(e)));
             return (Step::new("policy-host", title, findings), None);
         }
     };
@@ -46,14 +35,17 @@ pub(super) async fn policy_host(
         "POL-1",
         format!("addresses: {}", list.join(", ")),
     ));
-
-    let mut bodies: Vec<Vec<u8>> = Vec::new();
-    for ip in addresses.into_iter().take(MAX_ADDRESSES) {
-        let attempt = https.fetch_from(domain, ip).await;
-        if let Some(body) = attempt_findings(&attempt, &host, now, &mut findings) {
-            bodies.push(body);
-        }
+    if addresses.len() > MAX_ADDRESSES {
+        findings.push(Finding::ok(
+            None,
+            format!("only the first {MAX_ADDRESSES} addresses were fetched from"),
+        ));
     }
+    let bodies: Vec<Vec<u8>> = lookup
+        .attempts
+        .iter()
+        .filter_map(|attempt| attempt_findings(attempt, host, now, &mut findings))
+        .collect();
     if bodies.windows(2).any(|w| w[0] != w[1]) {
         findings.push(
             Finding::warning("POL-1", "the addresses serve different policy files")
@@ -66,19 +58,19 @@ pub(super) async fn policy_host(
 
 /// The findings of one fetch, in the order things happen; the body when the fetch succeeded.
 fn attempt_findings(
-    attempt: &PolicyAttempt,
+    attempt: &Attempt,
     host: &str,
     now: SystemTime,
     findings: &mut Vec<Finding>,
 ) -> Option<Vec<u8>> {
     let ip = attempt.address.ip();
-    if let Some(tls) = &attempt.tls {
+    if let Some((version, not_after)) = &attempt.tls {
         findings.push(Finding::ok(
             "FETCH-7",
-            format!("{ip}: HTTPS reachable, {}", tls.version),
+            format!("{ip}: HTTPS reachable, {version}"),
         ));
         let certificate = format!("{ip}: certificate valid for {host}, chains to a trusted root");
-        match tls.not_after.map(|t| expiry(t, now)) {
+        match not_after.map(|t| expiry(t, now)) {
             Some((Verdict::Ok, when)) | Some((Verdict::Error, when)) => {
                 findings.push(Finding::ok("FETCH-1", format!("{certificate}, {when}")));
             }
@@ -233,4 +225,245 @@ pub(super) fn policy_file(
         Step::new("policy", title, findings),
         Some((snapshot, policy)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use mta_sts_fetch::{CertificateProblem, DnsError, HttpVersion, TlsVersion};
+
+    use super::*;
+
+    const BODY: &[u8] =
+        b"version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmax_age: 1209600\r\n";
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_704_067_200)
+    }
+
+    fn attempt(last: u8, result: Result<Vec<u8>, FetchError>, cert_days: Option<u64>) -> Attempt {
+        let tls = cert_days.map(|d| {
+            (
+                TlsVersion::Tls13,
+                Some(now() + Duration::from_secs(d * 86_400)),
+            )
+        });
+        Attempt {
+            address: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)), 443),
+            tls,
+            http_version: Some(HttpVersion::Http2),
+            content_type: Some("text/plain".into()),
+            elapsed: Duration::from_millis(12),
+            result,
+        }
+    }
+
+    fn lookup(addresses: Result<Vec<IpAddr>, DnsError>, attempts: Vec<Attempt>) -> HostLookup {
+        HostLookup {
+            host: "mta-sts.example.com".into(),
+            chain: Vec::new(),
+            addresses,
+            attempts,
+        }
+    }
+
+    fn ips(n: u8) -> Result<Vec<IpAddr>, DnsError> {
+        Ok((1..=n)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)))
+            .collect())
+    }
+
+    #[test]
+    fn fetch_rules_from_what_each_address_served() {
+        let expired = FetchError::Certificate {
+            host: "mta-sts.example.com".into(),
+            problem: CertificateProblem::Expired { not_after: None },
+        };
+        let table: Vec<(HostLookup, Verdict, &str, bool)> = vec![
+            (
+                lookup(ips(1), vec![attempt(1, Ok(BODY.to_vec()), Some(90))]),
+                Verdict::Ok,
+                "FETCH-8",
+                true,
+            ),
+            // FETCH-1: a certificate close to expiry is a warning.
+            (
+                lookup(ips(1), vec![attempt(1, Ok(BODY.to_vec()), Some(3))]),
+                Verdict::Warning,
+                "FETCH-1",
+                true,
+            ),
+            (
+                lookup(ips(1), vec![attempt(1, Err(expired), None)]),
+                Verdict::Error,
+                "FETCH-1",
+                false,
+            ),
+            (
+                lookup(
+                    ips(1),
+                    vec![attempt(1, Err(FetchError::Status(404)), Some(90))],
+                ),
+                Verdict::Error,
+                "FETCH-3",
+                false,
+            ),
+            (
+                lookup(
+                    ips(1),
+                    vec![attempt(
+                        1,
+                        Err(FetchError::Redirect {
+                            status: 301,
+                            location: None,
+                        }),
+                        Some(90),
+                    )],
+                ),
+                Verdict::Error,
+                "FETCH-3",
+                false,
+            ),
+            (
+                lookup(
+                    ips(1),
+                    vec![attempt(
+                        1,
+                        Err(FetchError::ContentType(Some("text/html".into()))),
+                        Some(90),
+                    )],
+                ),
+                Verdict::Error,
+                "FETCH-5",
+                false,
+            ),
+            (
+                lookup(
+                    ips(1),
+                    vec![attempt(
+                        1,
+                        Err(FetchError::TooLarge { limit: 65_536 }),
+                        Some(90),
+                    )],
+                ),
+                Verdict::Error,
+                "FETCH-8",
+                false,
+            ),
+            // POL-1: two servers behind the host disagree.
+            (
+                lookup(
+                    ips(2),
+                    vec![
+                        attempt(1, Ok(BODY.to_vec()), Some(90)),
+                        attempt(2, Ok(b"other".to_vec()), Some(90)),
+                    ],
+                ),
+                Verdict::Warning,
+                "POL-1",
+                true,
+            ),
+            // One address failing is an error even when another serves the file.
+            (
+                lookup(
+                    ips(2),
+                    vec![
+                        attempt(1, Ok(BODY.to_vec()), Some(90)),
+                        attempt(2, Err(FetchError::Status(500)), Some(90)),
+                    ],
+                ),
+                Verdict::Error,
+                "FETCH-3",
+                true,
+            ),
+            (
+                lookup(
+                    Err(DnsError::NoAddress {
+                        name: "mta-sts.example.com".into(),
+                    }),
+                    vec![],
+                ),
+                Verdict::Error,
+                "POL-1",
+                false,
+            ),
+        ];
+        for (l, verdict, id, body) in table {
+            let shown = format!(
+                "{:?}",
+                l.attempts
+                    .iter()
+                    .map(|a| a.result.as_ref().map(Vec::len).map_err(ToString::to_string))
+                    .collect::<Vec<_>>()
+            );
+            let (step, got_body) = policy_host(&l, now());
+            assert_eq!(step.verdict, verdict, "{shown}: {:#?}", step.findings);
+            assert!(
+                step.findings
+                    .iter()
+                    .any(|f| f.verdict == verdict && f.id == Some(id)),
+                "{shown}: {:#?}",
+                step.findings
+            );
+            assert_eq!(got_body.is_some(), body, "{shown}");
+        }
+    }
+
+    /// Issue 11: no address because no name server answered is not "publish A records".
+    #[test]
+    fn dns_hints_follow_the_failure() {
+        let silent = lookup(
+            Err(DnsError::Timeout {
+                name: "mta-sts.example.com".into(),
+                timeout: Duration::from_secs(3),
+            }),
+            vec![],
+        );
+        let (step, _) = policy_host(&silent, now());
+        let fix = step.findings[0].fix.as_deref().unwrap();
+        assert!(
+            fix.contains("no name server answered") && !fix.contains("publish"),
+            "{fix}"
+        );
+        let missing = lookup(
+            Err(DnsError::NoAddress {
+                name: "mta-sts.example.com".into(),
+            }),
+            vec![],
+        );
+        let (step, _) = policy_host(&missing, now());
+        let fix = step.findings[0].fix.as_deref().unwrap();
+        assert!(
+            fix.contains("publish A and/or AAAA records for mta-sts.example.com"),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn policy_file_rules() {
+        let domain: Domain = "example.com".parse().unwrap();
+        let (step, policy) = policy_file(Some(BODY), &domain);
+        assert_eq!(step.verdict, Verdict::Ok, "{:#?}", step.findings);
+        assert!(policy.is_some());
+        // POL-5: a short max_age is advice, not an error.
+        let short = String::from_utf8_lossy(BODY).replace("1209600", "86400");
+        let (step, _) = policy_file(Some(short.as_bytes()), &domain);
+        assert_eq!(step.verdict, Verdict::Warning);
+        assert!(step.findings.iter().any(|f| f.id == Some("POL-5")));
+        // APPLY-2: testing delivers anyway.
+        let testing = String::from_utf8_lossy(BODY).replace("enforce", "testing");
+        let (step, _) = policy_file(Some(testing.as_bytes()), &domain);
+        assert!(
+            step.findings
+                .iter()
+                .any(|f| f.id == Some("APPLY-2") && f.verdict == Verdict::Warning)
+        );
+        let (step, policy) = policy_file(Some(b"version: STSv1\nmode: Enforce\n"), &domain);
+        assert_eq!(step.verdict, Verdict::Error);
+        assert!(policy.is_none());
+        let (step, _) = policy_file(None, &domain);
+        assert_eq!(step.verdict, Verdict::Error);
+    }
 }

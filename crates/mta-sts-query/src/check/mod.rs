@@ -1,17 +1,21 @@
 //! `mta-sts-query check DOMAIN`: every step of a domain's MTA-STS and TLSRPT deployment, checked
-//! without stopping at the first failure, as a typed report ([`CheckReport`]) that is rendered
-//! as text ([`render`]) or serialised as JSON (docs/check.md).
+//! without stopping at the first failure, as a typed report ([`CheckReport`]) that is shown as
+//! text (its `Display`) or serialised as JSON (docs/check.md).
+//!
+//! Two halves: [`gather`] does all the I/O (DNS at once under one deadline, the policy host's
+//! addresses, SMTP on the MX hosts) and [`judge`] turns what was gathered into verdicts with no
+//! I/O at all, so every rule is tested with tables of gathered values.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mta_sts_fetch::{DnsClient, DnsError, PolicyClient, TlsProbe};
 use mta_sts_policy::Domain;
-
-use mta_sts_fetch::{DnsClient, PolicyClient, TlsProbe};
 use serde::Serialize;
 
+pub(crate) use gather::Gathered;
 pub(crate) use previous::Previous;
-pub(crate) use render::render;
 
+mod gather;
 mod host;
 mod mx;
 mod previous;
@@ -24,7 +28,8 @@ const SCHEMA_VERSION: u32 = 1;
 /// Certificates expiring sooner than this are warned about.
 const EXPIRY_WARNING_DAYS: i64 = 14;
 
-/// How one finding, one step or the whole check came out. Ordered by gravity.
+/// How one finding, one step or the whole check came out. Ordered by gravity. The verdict of the
+/// whole check is the worst of its findings, and decides the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Verdict {
@@ -158,6 +163,17 @@ impl CheckReport {
     }
 }
 
+impl Verdict {
+    /// What the verdict of the whole check means, for the summary line.
+    pub(crate) fn meaning(self) -> &'static str {
+        match self {
+            Self::Ok => "all checks passed",
+            Self::Warning => "warnings only",
+            Self::Error => "errors: senders may ignore or fail the policy",
+        }
+    }
+}
+
 /// What to check, besides the domain.
 #[derive(Debug)]
 pub(crate) struct CheckOptions {
@@ -171,7 +187,7 @@ pub(crate) struct CheckOptions {
     pub(crate) previous: Option<Previous>,
 }
 
-/// Runs every step for `domain` (already normalised).
+/// Runs every step for `domain`: gathers, then judges.
 pub(crate) async fn run(
     dns: &DnsClient,
     https: &PolicyClient,
@@ -179,37 +195,26 @@ pub(crate) async fn run(
     domain: &Domain,
     options: CheckOptions,
 ) -> CheckReport {
-    let now = SystemTime::now();
+    let gathered = gather::gather(dns, https, probe, domain, &options).await;
+    judge(domain, &gathered, options.previous.as_ref())
+}
+
+/// Every step's verdicts from what was gathered: no I/O.
+pub(crate) fn judge(domain: &Domain, g: &Gathered, previous: Option<&Previous>) -> CheckReport {
     let mut steps = Vec::with_capacity(7);
-    let (step, sts_id) = txt::sts(dns, domain.as_str()).await;
+    let (step, sts_id) = txt::sts(&g.sts);
     steps.push(step);
-    steps.push(txt::tlsrpt(dns, domain.as_str()).await);
-    let (step, body) = host::policy_host(dns, https, domain, now).await;
+    steps.push(txt::tlsrpt(&g.tlsrpt, domain.as_str()));
+    let (step, body) = host::policy_host(&g.policy_host, g.now);
     steps.push(step);
     let (step, policy) = host::policy_file(body.as_deref(), domain);
     steps.push(step);
-    let (step, mx_hosts) = mx::mx(dns, domain.as_str(), policy.as_ref().map(|(_, p)| p)).await;
+    let (step, mx_hosts) = mx::mx(domain.as_str(), &g.mx, policy.as_ref().map(|(_, p)| p));
     steps.push(step);
-    steps.push(if options.smtp {
-        smtp::smtp(
-            dns,
-            probe,
-            &mx_hosts,
-            options.smtp_port,
-            options.timeout,
-            now,
-        )
-        .await
-    } else {
-        Step::new(
-            "smtp",
-            "SMTP STARTTLS on the MX hosts".to_owned(),
-            vec![Finding::ok(None, "skipped (--no-smtp)")],
-        )
-    });
+    steps.push(smtp::smtp(g.smtp.as_deref(), &mx_hosts, g.smtp_port, g.now));
     let body_text = body.map(|b| String::from_utf8_lossy(&b).into_owned());
     steps.push(previous::consistency(
-        options.previous.as_ref(),
+        previous,
         sts_id.as_deref(),
         body_text.as_deref(),
     ));
@@ -225,7 +230,7 @@ pub(crate) async fn run(
     CheckReport {
         schema_version: SCHEMA_VERSION,
         domain: domain.to_string(),
-        checked_at: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        checked_at: g.now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         verdict,
         summary,
         sts_id,
@@ -233,6 +238,24 @@ pub(crate) async fn run(
         policy_body: body_text,
         mx_hosts,
         steps,
+    }
+}
+
+/// What to do about a failed DNS lookup: a name server that did not answer is told apart from one
+/// that answered "no such record".
+pub(crate) fn dns_fix(error: &DnsError) -> String {
+    match error {
+        DnsError::Timeout { timeout, .. } => format!(
+            "no name server answered within {:.1} s: check that they are reachable from here \
+             (or give --nameserver), and that the domain's servers respond",
+            timeout.as_secs_f64()
+        ),
+        DnsError::Response { code, .. } => format!(
+            "the name server answered {code}: fix the zone (or its DNSSEC signatures) so the name resolves"
+        ),
+        DnsError::NoAddress { name } => format!("publish A and/or AAAA records for {name}"),
+        DnsError::InvalidName { .. } => "use a valid domain name".to_owned(),
+        _ => "the lookup failed: check the name servers and the network".to_owned(),
     }
 }
 

@@ -1,22 +1,24 @@
-//! Step 5: the domain's MX records against the policy's `mx` patterns (RFC 8461 §4.1).
+//! Step 5: the domain's MX records against the policy's `mx` patterns (RFC 8461 §4.1), judged
+//! from the records looked up.
 
-use mta_sts_fetch::DnsClient;
+use mta_sts_fetch::{DnsError, MxRecord};
 use mta_sts_policy::{Mode, Policy};
 
-use super::{Finding, Step};
+use super::{Finding, Step, dns_fix};
 
 /// Step 5. Returns the MX host names in preference order (for the SMTP step).
-pub(super) async fn mx(
-    dns: &DnsClient,
+pub(super) fn mx(
     domain: &str,
+    looked_up: &Result<Vec<MxRecord>, DnsError>,
     policy: Option<&Policy>,
 ) -> (Step, Vec<String>) {
     let title = format!("MX records ({domain})");
     let mut findings = Vec::new();
-    let mut records = match dns.mx(domain).await {
-        Ok(records) => records,
+    let mut records = match looked_up {
+        Ok(records) => records.clone(),
         Err(e) => {
-            findings.push(Finding::error("MATCH-1", format!("MX lookup failed: {e}")));
+            findings
+                .push(Finding::error("MATCH-1", format!("MX lookup failed: {e}")).fix(dns_fix(e)));
             return (Step::new("mx", title, findings), Vec::new());
         }
     };
@@ -101,4 +103,129 @@ pub(super) async fn mx(
         }
     }
     (Step::new("mx", title, findings), hosts)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::check::Verdict;
+
+    fn records(hosts: &[(u16, &str)]) -> Result<Vec<MxRecord>, DnsError> {
+        Ok(hosts
+            .iter()
+            .map(|(preference, exchange)| MxRecord::new(*preference, exchange))
+            .collect())
+    }
+
+    fn policy(text: &str) -> Policy {
+        text.parse().unwrap()
+    }
+
+    /// MX lookup, policy, expected verdict and rule, expected hosts for the SMTP step.
+    type Row<'a> = (
+        Result<Vec<MxRecord>, DnsError>,
+        Option<&'a Policy>,
+        Verdict,
+        &'static str,
+        Vec<&'static str>,
+    );
+
+    const ENFORCE: &str =
+        "version: STSv1\nmode: enforce\nmx: mx1.example.com\nmx: *.example.net\nmax_age: 604800\n";
+
+    #[test]
+    fn match_rules_from_records_and_policy() {
+        let enforce = policy(ENFORCE);
+        let testing = policy(&ENFORCE.replace("enforce", "testing"));
+        let none = policy("version: STSv1\nmode: none\nmax_age: 604800\n");
+        let table: Vec<Row<'_>> = vec![
+            // MATCH-3 literal, MATCH-2 wildcard.
+            (
+                records(&[(10, "mx1.example.com"), (20, "b.example.net")]),
+                Some(&enforce),
+                Verdict::Ok,
+                "MATCH-2",
+                vec!["mx1.example.com", "b.example.net"],
+            ),
+            // An MX no pattern covers: enforcing senders will not deliver to it.
+            (
+                records(&[(10, "mx1.example.com"), (20, "other.example.org")]),
+                Some(&enforce),
+                Verdict::Error,
+                "MATCH-1",
+                vec!["mx1.example.com", "other.example.org"],
+            ),
+            (
+                records(&[(10, "other.example.org")]),
+                Some(&testing),
+                Verdict::Warning,
+                "MATCH-1",
+                vec!["other.example.org"],
+            ),
+            (
+                records(&[(10, "other.example.org")]),
+                Some(&none),
+                Verdict::Ok,
+                "MATCH-1",
+                vec!["other.example.org"],
+            ),
+            // A pattern no MX host uses is a warning (it lets that name receive mail).
+            (
+                records(&[(10, "mx1.example.com")]),
+                Some(&enforce),
+                Verdict::Warning,
+                "MATCH-1",
+                vec!["mx1.example.com"],
+            ),
+            // Null MX (RFC 7505): nothing to protect.
+            (
+                records(&[(0, "")]),
+                Some(&enforce),
+                Verdict::Warning,
+                "MATCH-1",
+                vec![],
+            ),
+            (
+                records(&[]),
+                Some(&enforce),
+                Verdict::Error,
+                "MATCH-1",
+                vec![],
+            ),
+            (
+                records(&[(10, "mx1.example.com")]),
+                None,
+                Verdict::Ok,
+                "",
+                vec!["mx1.example.com"],
+            ),
+            (
+                Err(DnsError::Timeout {
+                    name: "example.com".into(),
+                    timeout: Duration::from_secs(1),
+                }),
+                Some(&enforce),
+                Verdict::Error,
+                "MATCH-1",
+                vec![],
+            ),
+        ];
+        for (looked_up, policy, verdict, id, hosts) in table {
+            let shown = format!("{looked_up:?} {:?}", policy.map(|p| p.mode()));
+            let (step, got_hosts) = mx("example.com", &looked_up, policy);
+            assert_eq!(step.verdict, verdict, "{shown}: {:#?}", step.findings);
+            if !id.is_empty() {
+                assert!(
+                    step.findings
+                        .iter()
+                        .any(|f| f.verdict == verdict && f.id == Some(id)),
+                    "{shown}: {:#?}",
+                    step.findings
+                );
+            }
+            assert_eq!(got_hosts, hosts, "{shown}");
+        }
+    }
 }

@@ -1,22 +1,15 @@
 //! Step 6: each MX host over SMTP: greeting, EHLO, STARTTLS (RFC 3207), then a TLS handshake whose
-//! certificate must be valid for the MX host name (RFC 8461 §4.2, MATCH-7).
+//! certificate must be valid for the MX host name (RFC 8461 §4.2, MATCH-7). The session is the I/O
+//! that [`gather`](super::gather) runs; [`smtp`] judges what it saw.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::SystemTime;
 
-use mta_sts_fetch::{DnsClient, FetchError, TlsDetails, TlsProbe};
+use mta_sts_fetch::{FetchError, TlsDetails, TlsProbe};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
-use super::{Finding, Step, Verdict, expiry};
-
-/// MX hosts checked at the same time.
-const CONCURRENCY: usize = 4;
-/// MX hosts checked at most.
-const MAX_HOSTS: usize = 20;
+use super::gather::{MAX_HOSTS, SmtpProbe, SmtpProblem};
+use super::{Finding, Step, Verdict, dns_fix, expiry};
 /// Longest reply line read (RFC 5321 §4.5.3.1.5 allows 512 octets).
 const MAX_LINE: u64 = 2048;
 /// Most lines in one multi-line reply.
@@ -24,143 +17,112 @@ const MAX_LINES: usize = 64;
 /// Our EHLO name: nothing is delivered, so a name that cannot be mistaken for a real host.
 const EHLO: &[u8] = b"EHLO mta-sts-query.invalid\r\n";
 
-/// Step 6, for every MX host, a few at a time, each within `timeout`.
-pub(super) async fn smtp(
-    dns: &DnsClient,
-    probe: &TlsProbe,
-    hosts: &[String],
+/// Step 6, from the probes of every MX host (`None` when the step was skipped).
+pub(super) fn smtp(
+    probes: Option<&[SmtpProbe]>,
+    mx_hosts: &[String],
     port: u16,
-    timeout: Duration,
-    now: std::time::SystemTime,
+    now: SystemTime,
 ) -> Step {
     let title = format!("SMTP STARTTLS on the MX hosts (port {port})");
-    if hosts.is_empty() {
-        let finding = Finding::ok(None, "no MX host to check");
-        return Step::new("smtp", title, vec![finding]);
+    let Some(probes) = probes else {
+        return Step::new(
+            "smtp",
+            title,
+            vec![Finding::ok(None, "skipped (--no-smtp)")],
+        );
+    };
+    if mx_hosts.is_empty() {
+        return Step::new(
+            "smtp",
+            title,
+            vec![Finding::ok(None, "no MX host to check")],
+        );
     }
-    let permits = Arc::new(Semaphore::new(CONCURRENCY));
-    let mut tasks = JoinSet::new();
-    for (index, host) in hosts.iter().take(MAX_HOSTS).enumerate() {
-        let (dns, probe, host) = (dns.clone(), probe.clone(), host.clone());
-        let permits = Arc::clone(&permits);
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let findings =
-                match tokio::time::timeout(timeout, check_host(&dns, &probe, &host, port, now))
-                    .await
-                {
-                    Ok(findings) => findings,
-                    Err(_) => vec![
-                        Finding::error(
-                            "APPLY-1",
-                            format!(
-                                "{host}: no complete SMTP/TLS exchange within {} s",
-                                timeout.as_secs_f64()
-                            ),
-                        )
-                        .fix("the MX host must answer promptly on port 25"),
-                    ],
-                };
-            (index, findings)
-        });
+    let mut findings: Vec<Finding> = probes.iter().map(|p| probe_finding(p, port, now)).collect();
+    if mx_hosts.len() > MAX_HOSTS {
+        findings.push(Finding::ok(
+            None,
+            format!("only the first {MAX_HOSTS} MX hosts were checked"),
+        ));
     }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(result) = joined {
-            results.push(result);
-        }
-    }
-    results.sort_by_key(|(index, _)| *index);
-    let findings = results.into_iter().flat_map(|(_, f)| f).collect();
     Step::new("smtp", title, findings)
+}
+
+/// The verdict on one MX host.
+fn probe_finding(probe: &SmtpProbe, port: u16, now: SystemTime) -> Finding {
+    let host = &probe.host;
+    let (address, failure) = match &probe.result {
+        Ok(seen) => {
+            let base = format!(
+                "{host} ({}): STARTTLS, {}, certificate valid for {host}",
+                seen.address, seen.version
+            );
+            return match seen.not_after.map(|t| expiry(t, now)) {
+                Some((Verdict::Warning, when)) => {
+                    Finding::warning("MATCH-7", format!("{base}, but it {when}"))
+                        .fix("renew the MX host's certificate now (and automate renewal)")
+                }
+                Some((_, when)) => Finding::ok("MATCH-7", format!("{base}, {when}")),
+                None => Finding::ok("MATCH-7", base),
+            };
+        }
+        Err(SmtpProblem::Dns(e)) => {
+            return Finding::error("APPLY-1", format!("{host}: {e}")).fix(dns_fix(e));
+        }
+        Err(SmtpProblem::Connect(why)) => {
+            return Finding::error("APPLY-1", format!("{host}: cannot connect: {why}"))
+                .fix(format!("accept SMTP connections on port {port}"));
+        }
+        Err(SmtpProblem::Timeout(timeout)) => {
+            return Finding::error(
+                "APPLY-1",
+                format!(
+                    "{host}: no complete SMTP/TLS exchange within {} s",
+                    timeout.as_secs_f64()
+                ),
+            )
+            .fix(format!("the MX host must answer promptly on port {port}"));
+        }
+        Err(SmtpProblem::Session { address, failure }) => (address, failure),
+    };
+    match failure {
+        SmtpFailure::NoStartTls => Finding::error("APPLY-1", format!("{host} ({address}): STARTTLS is not offered after EHLO"))
+            .fix("enable STARTTLS (Postfix: smtpd_tls_security_level = may, with a certificate for the MX name)"),
+        SmtpFailure::Tls(e @ FetchError::Certificate { .. }) => Finding::error("MATCH-7", format!("{host} ({address}): {e}")).fix(format!(
+            "install a certificate whose subjectAltName covers {host}, from a public CA, not expired"
+        )),
+        SmtpFailure::Tls(e) => Finding::error("MATCH-7", format!("{host} ({address}): TLS handshake failed: {e}"))
+            .fix("enable TLS 1.2 and 1.3 with a certificate for the MX name"),
+        SmtpFailure::Reply { expected, got } => Finding::error("APPLY-1", format!("{host} ({address}): expected {expected}, got {}", got.summary()))
+            .fix("the MX host must accept EHLO and STARTTLS"),
+        SmtpFailure::Pipelined => Finding::error("APPLY-1", format!("{host} ({address}): data sent after the STARTTLS reply, before TLS"))
+            .fix("the server must not send anything between its 220 and the TLS handshake (RFC 3207 §5)"),
+        SmtpFailure::Io(e) => Finding::error("APPLY-1", format!("{host} ({address}): {e}")).fix("the MX host must complete an SMTP session"),
+    }
 }
 
 /// Why an SMTP session ended early.
 #[derive(Debug)]
-enum SmtpFailure {
+pub(crate) enum SmtpFailure {
+    /// The connection failed or said something that is not SMTP.
     Io(std::io::Error),
+    /// An unexpected reply.
     Reply { expected: &'static str, got: Reply },
+    /// EHLO did not advertise STARTTLS.
     NoStartTls,
+    /// The TLS handshake or the certificate check failed.
     Tls(FetchError),
+    /// Bytes arrived between the STARTTLS reply and the handshake.
     Pipelined,
 }
 
-async fn check_host(
-    dns: &DnsClient,
+/// Greeting, EHLO, STARTTLS, handshake. The caller bounds the time.
+pub(crate) async fn session(
     probe: &TlsProbe,
     host: &str,
-    port: u16,
-    now: std::time::SystemTime,
-) -> Vec<Finding> {
-    let addresses = match dns.addresses(host).await {
-        Ok(addresses) => addresses,
-        Err(e) => {
-            return vec![
-                Finding::error("APPLY-1", format!("{host}: {e}"))
-                    .fix(format!("publish A and/or AAAA records for {host}")),
-            ];
-        }
-    };
-    let mut last = None;
-    let mut stream = None;
-    for ip in &addresses {
-        let addr = SocketAddr::new(*ip, port);
-        match TcpStream::connect(addr).await {
-            Ok(tcp) => {
-                stream = Some((addr, tcp));
-                break;
-            }
-            Err(e) => last = Some(format!("{addr}: {e}")),
-        }
-    }
-    let Some((addr, tcp)) = stream else {
-        let why = last.unwrap_or_else(|| "no address".to_owned());
-        return vec![
-            Finding::error("APPLY-1", format!("{host}: cannot connect: {why}"))
-                .fix(format!("accept SMTP connections on port {port}")),
-        ];
-    };
-    match session(probe, host, tcp).await {
-        Ok(tls) => {
-            let base = format!("{host} ({addr}): STARTTLS, {}, certificate valid for {host}", tls.version);
-            match tls.not_after.map(|t| expiry(t, now)) {
-                Some((Verdict::Warning, when)) => vec![
-                    Finding::warning("MATCH-7", format!("{base}, but it {when}"))
-                        .fix("renew the MX host's certificate now (and automate renewal)"),
-                ],
-                Some((_, when)) => vec![Finding::ok("MATCH-7", format!("{base}, {when}"))],
-                None => vec![Finding::ok("MATCH-7", base)],
-            }
-        }
-        Err(SmtpFailure::NoStartTls) => vec![
-            Finding::error("APPLY-1", format!("{host} ({addr}): STARTTLS is not offered after EHLO"))
-                .fix("enable STARTTLS (Postfix: smtpd_tls_security_level = may, with a certificate for the MX name)"),
-        ],
-        Err(SmtpFailure::Tls(e @ FetchError::Certificate { .. })) => vec![
-            Finding::error("MATCH-7", format!("{host} ({addr}): {e}")).fix(format!(
-                "install a certificate whose subjectAltName covers {host}, from a public CA, not expired"
-            )),
-        ],
-        Err(SmtpFailure::Tls(e)) => vec![
-            Finding::error("MATCH-7", format!("{host} ({addr}): TLS handshake failed: {e}"))
-                .fix("enable TLS 1.2 and 1.3 with a certificate for the MX name"),
-        ],
-        Err(SmtpFailure::Reply { expected, got }) => vec![
-            Finding::error("APPLY-1", format!("{host} ({addr}): expected {expected}, got {}", got.summary()))
-                .fix("the MX host must accept EHLO and STARTTLS"),
-        ],
-        Err(SmtpFailure::Pipelined) => vec![
-            Finding::error("APPLY-1", format!("{host} ({addr}): data sent after the STARTTLS reply, before TLS"))
-                .fix("the server must not send anything between its 220 and the TLS handshake (RFC 3207 §5)"),
-        ],
-        Err(SmtpFailure::Io(e)) => vec![
-            Finding::error("APPLY-1", format!("{host} ({addr}): {e}")).fix("the MX host must complete an SMTP session"),
-        ],
-    }
-}
-
-/// Greeting, EHLO, STARTTLS, handshake. The caller bounds the time.
-async fn session(probe: &TlsProbe, host: &str, tcp: TcpStream) -> Result<TlsDetails, SmtpFailure> {
+    tcp: TcpStream,
+) -> Result<TlsDetails, SmtpFailure> {
     let mut reader = BufReader::new(tcp);
     let greeting = read_reply(&mut reader).await?;
     if greeting.code != 220 {
@@ -209,7 +171,7 @@ async fn session(probe: &TlsProbe, host: &str, tcp: TcpStream) -> Result<TlsDeta
 
 /// One SMTP reply: the code of its last line and the text of every line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Reply {
+pub(crate) struct Reply {
     code: u16,
     lines: Vec<String>,
 }
@@ -345,5 +307,100 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod judge_tests {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use mta_sts_fetch::{CertificateProblem, DnsError, TlsVersion};
+
+    use super::super::gather::SmtpSeen;
+    use super::*;
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_704_067_200)
+    }
+
+    fn address() -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 25)), 25)
+    }
+
+    fn probe(result: Result<SmtpSeen, SmtpProblem>) -> SmtpProbe {
+        SmtpProbe {
+            host: "mx1.example.com".into(),
+            result,
+        }
+    }
+
+    fn seen(days: u64) -> Result<SmtpSeen, SmtpProblem> {
+        Ok(SmtpSeen {
+            address: address(),
+            version: TlsVersion::Tls13,
+            not_after: Some(now() + Duration::from_secs(days * 86_400)),
+        })
+    }
+
+    fn failed(failure: SmtpFailure) -> Result<SmtpSeen, SmtpProblem> {
+        Err(SmtpProblem::Session {
+            address: address(),
+            failure,
+        })
+    }
+
+    #[test]
+    fn starttls_rules_from_what_each_host_showed() {
+        let wrong_name = FetchError::Certificate {
+            host: "mx1.example.com".into(),
+            problem: CertificateProblem::WrongName {
+                presented: vec!["other.example".into()],
+            },
+        };
+        let table: Vec<(Result<SmtpSeen, SmtpProblem>, Verdict, &str)> = vec![
+            (seen(90), Verdict::Ok, "MATCH-7"),
+            (seen(5), Verdict::Warning, "MATCH-7"),
+            (
+                failed(SmtpFailure::Tls(wrong_name)),
+                Verdict::Error,
+                "MATCH-7",
+            ),
+            (failed(SmtpFailure::NoStartTls), Verdict::Error, "APPLY-1"),
+            (failed(SmtpFailure::Pipelined), Verdict::Error, "APPLY-1"),
+            (
+                Err(SmtpProblem::Timeout(Duration::from_secs(5))),
+                Verdict::Error,
+                "APPLY-1",
+            ),
+            (
+                Err(SmtpProblem::Connect("192.0.2.25:25: refused".into())),
+                Verdict::Error,
+                "APPLY-1",
+            ),
+            (
+                Err(SmtpProblem::Dns(DnsError::NoAddress {
+                    name: "mx1.example.com".into(),
+                })),
+                Verdict::Error,
+                "APPLY-1",
+            ),
+        ];
+        let hosts = vec!["mx1.example.com".to_owned()];
+        for (result, verdict, id) in table {
+            let shown = format!("{result:?}");
+            let probes = [probe(result)];
+            let step = smtp(Some(&probes), &hosts, 25, now());
+            assert_eq!(step.verdict, verdict, "{shown}: {:#?}", step.findings);
+            assert_eq!(step.findings[0].id, Some(id), "{shown}");
+        }
+    }
+
+    #[test]
+    fn skipped_and_empty() {
+        let step = smtp(None, &["mx1.example.com".to_owned()], 25, now());
+        assert_eq!(step.findings[0].message, "skipped (--no-smtp)");
+        let step = smtp(Some(&[]), &[], 25, now());
+        assert_eq!(step.findings[0].message, "no MX host to check");
     }
 }

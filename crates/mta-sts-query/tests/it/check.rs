@@ -732,3 +732,58 @@ async fn usage_and_configuration_errors() {
         String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/previous.json")
     );
 }
+
+/// Issue 11: with name servers that never answer, every step's lookups run at once under one
+/// deadline (seven lookups one after another took 70 s), and each DNS finding says that the name
+/// server did not answer rather than asking for records to be published.
+#[test]
+fn silent_name_servers_cost_one_deadline_and_are_named() {
+    // A UDP socket nobody reads: queries to it are never answered.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let nameserver = silent.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mta-sts-query"))
+        .args([
+            "check",
+            "example.com",
+            "--json",
+            "--no-smtp",
+            "--timeout",
+            "2",
+            "--nameserver",
+            &nameserver,
+        ])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(2));
+    for (step, id) in [
+        ("sts-txt", "TXT-1"),
+        ("tlsrpt-txt", "RPT-1"),
+        ("policy-host", "POL-1"),
+        ("mx", "MATCH-1"),
+    ] {
+        let finding = v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == step)
+            .and_then(|s| {
+                s["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|f| f["id"] == id)
+            })
+            .unwrap_or_else(|| panic!("no {id} in {step}: {v:#}"));
+        let fix = finding["fix"].as_str().unwrap_or_default();
+        assert!(fix.contains("no name server answered"), "{step}: {fix}");
+        assert!(!fix.contains("publish"), "{step}: {fix}");
+    }
+    // One deadline (2 s, plus start-up), not one per lookup: sequential lookups would take 14 s.
+    assert!(
+        elapsed < std::time::Duration::from_secs(8),
+        "took {elapsed:?}"
+    );
+}
