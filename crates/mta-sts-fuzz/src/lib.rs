@@ -88,7 +88,8 @@ pub fn policy_lint(data: &[u8]) {
     let diagnostics = lint(data);
     let has_error = diagnostics.iter().any(|d| d.severity() == Severity::Error);
     assert_eq!(has_error, parsed.is_err(), "{diagnostics:?}");
-    let with_domain = lint_for_domain(data, "example.com");
+    let domain: mta_sts_policy::Domain = "example.com".parse().expect("a domain");
+    let with_domain = lint_for_domain(data, &domain);
     assert!(with_domain.len() >= diagnostics.len());
 }
 

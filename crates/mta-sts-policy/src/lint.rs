@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::grammar::{Sink, walk};
 use crate::warning::Warning;
-use crate::{PolicyError, PolicyErrorKind};
+use crate::{Domain, PolicyError, PolicyErrorKind};
 
 /// How serious a [`Diagnostic`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -128,8 +128,8 @@ pub fn lint(body: &[u8]) -> Vec<Diagnostic> {
 }
 
 /// Like [`lint`], and also warns about patterns too wide for `policy_domain` (`*.<policy domain>`).
-pub fn lint_for_domain(body: &[u8], policy_domain: &str) -> Vec<Diagnostic> {
-    run(body, Some(policy_domain))
+pub fn lint_for_domain(body: &[u8], policy_domain: &Domain) -> Vec<Diagnostic> {
+    run(body, Some(policy_domain.as_str()))
 }
 
 fn run(body: &[u8], policy_domain: Option<&str>) -> Vec<Diagnostic> {

@@ -181,7 +181,7 @@ fn lint_policy(file: &str, domain: Option<&str>, json: bool) -> anyhow::Result<u
                 eprintln!("mta-sts-query: {domain:?} is not a domain name");
                 return Ok(EX_USAGE);
             };
-            lint_for_domain(&body, domain.as_str())
+            lint_for_domain(&body, &domain)
         }
         None => lint(&body),
     };

@@ -23,7 +23,13 @@ fn main() -> ExitCode {
         }
     };
     let diagnostics = match args.next() {
-        Some(domain) => lint_for_domain(&body, &domain),
+        Some(domain) => match domain.parse() {
+            Ok(domain) => lint_for_domain(&body, &domain),
+            Err(e) => {
+                eprintln!("lint-policy: {domain:?} is not a policy domain: {e}");
+                return ExitCode::from(64);
+            }
+        },
         None => lint(&body),
     };
     for d in &diagnostics {

@@ -130,7 +130,7 @@ fn mixed_line_ends_and_mx_in_none() {
 fn wildcard_over_the_policy_domain() {
     let body = "version: STSv1\r\nmode: enforce\r\nmx: *.example.com\r\nmax_age: 604800\r\n";
     assert!(lint(body.as_bytes()).is_empty());
-    let found = lint_for_domain(body.as_bytes(), "example.com");
+    let found = lint_for_domain(body.as_bytes(), &"example.com".parse().unwrap());
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].rule(), "SEC-5");
     assert!(

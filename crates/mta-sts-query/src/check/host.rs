@@ -169,7 +169,7 @@ pub(super) fn policy_file(
         .fix("fix the policy host first");
         return (Step::new("policy", title, vec![finding]), None);
     };
-    let diagnostics = lint_for_domain(body, domain.as_str());
+    let diagnostics = lint_for_domain(body, domain);
     let mut findings: Vec<Finding> = diagnostics
         .iter()
         .map(|d| {
