@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus (fuzz/corpus/<target>/seed-NN) from the checklist's test vectors.
+"""Writes the seed corpus (fuzz/corpus/<target>/seed-NN) from the rules' test vectors.
 
 Run from anywhere; it rewrites only files named seed-*. Inputs found by fuzzing are not committed."""
 import os

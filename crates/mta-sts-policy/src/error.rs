@@ -26,7 +26,7 @@ impl PolicyError {
         &self.kind
     }
 
-    /// The checklist rule this error enforces (e.g. `POL-4`).
+    /// The rule this error enforces (e.g. `POL-4`; the IDs are listed in `docs/rules.md`).
     pub fn rule(&self) -> &'static str {
         self.kind.rule()
     }
@@ -132,7 +132,7 @@ pub enum PolicyErrorKind {
 }
 
 impl PolicyErrorKind {
-    /// The checklist rule (`POL-*`, `FETCH-12`, `SEC-1`) that this error enforces.
+    /// The rule (`POL-*`, `FETCH-12`, `SEC-1`, listed in `docs/rules.md`) that this error enforces.
     pub fn rule(&self) -> &'static str {
         match self {
             Self::NotUtf8 | Self::ByteOrderMark => "FETCH-12",

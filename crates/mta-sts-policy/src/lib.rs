@@ -7,7 +7,7 @@
 //!   Where the RFC is ambiguous the choice is documented in `docs/parsing-choices.md`: duplicate keys,
 //!   first wins; `max_age` above one year is clamped; blank lines are skipped.
 //! - [`lint`] uses the same grammar and returns every error and warning with its line, severity and
-//!   checklist rule, for people publishing a policy.
+//!   rule ID (listed in `docs/rules.md`), for people publishing a policy.
 //! - [`MxPattern::matches`] and [`Policy::matches_mx`] decide whether an MX host is allowed.
 //! - [`Policy`] implements `Display` (the canonical file, which parses back to an equal value) and
 //!   [`Policy::policy_strings`] (the lines for TLSRPT reports).

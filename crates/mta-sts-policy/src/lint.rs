@@ -25,7 +25,7 @@ impl fmt::Display for Severity {
     }
 }
 
-/// One finding of [`lint`]: where, how serious, which checklist rule, and what to do.
+/// One finding of [`lint`]: where, how serious, which rule, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     line: Option<usize>,
@@ -46,7 +46,7 @@ impl Diagnostic {
         self.severity
     }
 
-    /// The checklist rule (`POL-8`, `A-5`, ...) behind the finding.
+    /// The rule (`POL-8`, `A-5`, ..., listed in `docs/rules.md`) behind the finding.
     pub fn rule(&self) -> &'static str {
         self.rule
     }

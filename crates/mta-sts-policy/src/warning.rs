@@ -46,7 +46,7 @@ pub(crate) enum Warning {
 }
 
 impl Warning {
-    /// The checklist rule behind the warning.
+    /// The rule ID behind the warning.
     pub(crate) fn rule(&self) -> &'static str {
         match self {
             Self::BlankLine => "A-5",

@@ -97,7 +97,7 @@ pub enum SyntaxErrorKind {
 }
 
 impl SyntaxErrorKind {
-    /// The checklist rule (`TXT-*`, `RPT-*`) this error enforces.
+    /// The rule (`TXT-*`, `RPT-*`, explained in `docs/rules.md`) this error enforces.
     pub fn rule(&self) -> &'static str {
         match self {
             Self::Version { expected, .. } if expected.starts_with("v=TLS") => "RPT-2",

@@ -50,7 +50,7 @@ pub enum UriProblem {
 }
 
 impl UriProblem {
-    /// The checklist rule these findings belong to: `RPT-3`, the `rua` destinations.
+    /// The rule these findings belong to: `RPT-3`, the `rua` destinations (see `docs/rules.md`).
     pub fn rule(&self) -> &'static str {
         "RPT-3"
     }

@@ -1,6 +1,6 @@
 //! Integration tests for mta-sts-policy, through the public API only.
 
-// Checklist vectors (POL-*, A-*), one test per rule.
+// Test vectors of the POL-* and A-* rules (docs/rules.md), one test per rule.
 mod rules;
 // MX matching (MATCH-*), with property tests.
 mod matching;

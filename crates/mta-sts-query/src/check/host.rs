@@ -113,7 +113,7 @@ fn attempt_findings(
     }
 }
 
-/// The checklist rule a fetch failure breaks, and what to do about it.
+/// The rule a fetch failure breaks, and what to do about it.
 fn classify(error: &FetchError, host: &str) -> (&'static str, String) {
     match error {
         FetchError::Certificate { .. } => (

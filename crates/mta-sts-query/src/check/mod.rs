@@ -52,7 +52,7 @@ impl Verdict {
 #[derive(Debug, Serialize)]
 pub(crate) struct Finding {
     pub(crate) verdict: Verdict,
-    /// The checklist rule (docs: spec-checklist IDs such as `TXT-4`), when one applies.
+    /// The rule ID (such as `TXT-4`, listed in `docs/rules.md`), when one applies.
     pub(crate) id: Option<&'static str>,
     pub(crate) message: String,
     /// What to change, for warnings and errors.

@@ -1,5 +1,5 @@
 //! `mta-sts-query check`: one correct deployment, then one test per failure class, each asserting
-//! the verdict, the checklist ID and the exit status.
+//! the verdict, the rule ID and the exit status.
 
 use std::process::Output;
 

@@ -8,3 +8,5 @@ mod kit;
 mod check;
 // Offline linting of policy files and TXT records.
 mod lint;
+// docs/rules.md against the rule IDs in the code and the tests it lists.
+mod rules_doc;

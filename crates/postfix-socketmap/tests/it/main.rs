@@ -3,7 +3,7 @@
 // codecs over real sockets from a runtime.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-// The checklist vectors (SOCK-1, 2, 3, 5, 8) through the public API.
+// The test vectors of SOCK-1, 2, 3, 5 and 8 (docs/rules.md) through the public API.
 mod vectors;
 // The tokio codecs over a real loopback TCP connection.
 mod codec;
