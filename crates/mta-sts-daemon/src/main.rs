@@ -40,6 +40,19 @@ struct Args {
     /// Run as this group once the socket is bound (default: the user's primary group).
     #[arg(short, long)]
     group: Option<String>,
+    /// Listen on this TCP port (on the configured host) instead of the configured port or UNIX
+    /// socket, without SO_REUSEPORT: for a trial run beside a live daemon, e.g.
+    /// `postmap -q example.com socketmap:inet:127.0.0.1:8462:postfix` (our addition).
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    port: Option<u16>,
+}
+
+/// What `run` needs from the command line.
+struct RunArgs {
+    pidfile: Option<PathBuf>,
+    user: Option<String>,
+    group: Option<String>,
+    port: Option<u16>,
 }
 
 /// The log file, reopened on SIGHUP so logrotate can move it away.
@@ -163,11 +176,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let identity = Identity {
+    let run_args = RunArgs {
+        pidfile: args.pidfile,
         user: args.user,
         group: args.group,
+        port: args.port,
     };
-    match runtime.block_on(run(config, args.pidfile, identity, log_file)) {
+    match runtime.block_on(run(config, run_args, log_file)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             fatal(&format!("{e:#}"));
@@ -176,87 +191,154 @@ fn main() -> ExitCode {
     }
 }
 
-/// Who to become after binding.
+/// Who to become after binding: looked up before anything is bound, so a typo stops the start.
 struct Identity {
-    user: Option<String>,
-    group: Option<String>,
+    user: Option<nix::unistd::User>,
+    gid: Option<nix::unistd::Gid>,
 }
 
 impl Identity {
-    /// Drops root privileges for good: supplementary groups, then group, then user.
-    fn assume(&self) -> anyhow::Result<()> {
-        use nix::unistd::{setgid, setgroups, setuid};
-        let user = self.user.as_deref().map(account::user).transpose()?;
-        let gid = match (&self.group, &user) {
+    fn resolve(user: Option<&str>, group: Option<&str>) -> anyhow::Result<Self> {
+        let user = user.map(account::user).transpose()?;
+        let gid = match (group, &user) {
             (Some(name), _) => Some(account::group(name)?.gid),
             (None, Some(user)) => Some(user.gid),
             (None, None) => None,
         };
-        if let Some(gid) = gid {
+        Ok(Self { user, gid })
+    }
+
+    /// Drops root privileges for good: supplementary groups, then group, then user.
+    fn assume(&self) -> anyhow::Result<()> {
+        use nix::unistd::{setgid, setgroups, setuid};
+        if let Some(gid) = self.gid {
             setgroups(&[gid]).context("cannot drop supplementary groups (are we root?)")?;
             setgid(gid).context("cannot change group")?;
         }
-        if let Some(user) = user {
+        if let Some(user) = &self.user {
             setuid(user.uid).context("cannot change user")?;
             tracing::info!(user = %user.name, uid = user.uid.as_raw(), "running unprivileged");
         }
         Ok(())
     }
+
+    /// "as user mta-sts (uid 999)", for messages about what that user may not do.
+    fn describe(&self) -> String {
+        match &self.user {
+            Some(user) => format!("as user {} (uid {})", user.name, user.uid),
+            None => {
+                let uid = nix::unistd::geteuid();
+                let name = nix::unistd::User::from_uid(uid)
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| uid.to_string(), |u| u.name);
+                format!("as user {name} (uid {uid})")
+            }
+        }
+    }
+}
+
+/// The pid file: written before privileges are dropped (it usually lives in a root-owned
+/// directory), given to the user the daemon runs as, and removed at exit, which needs write access
+/// to its directory: said at start when that will not work.
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn write(path: PathBuf, identity: &Identity) -> anyhow::Result<Self> {
+        std::fs::write(&path, format!("{}\n", std::process::id()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if let Some(user) = &identity.user {
+            let _ = std::os::unix::fs::chown(&path, Some(user.uid.as_raw()), None);
+            let directory = path.parent().unwrap_or(std::path::Path::new("/"));
+            if !writable_by(directory, user.uid.as_raw(), identity.gid.map(|g| g.as_raw())) {
+                tracing::warn!(
+                    pidfile = %path.display(),
+                    "the pid file cannot be removed at exit: its directory {} is not writable by user {} (use a directory that user owns, e.g. /run/mta-sts)",
+                    directory.display(),
+                    user.name
+                );
+            }
+        }
+        Ok(Self(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.0) {
+            tracing::warn!(pidfile = %self.0.display(), error = %e, "cannot remove the pid file");
+        }
+    }
+}
+
+/// Whether `uid` (with primary group `gid`) may create and remove files in `directory`.
+fn writable_by(directory: &std::path::Path, uid: u32, gid: Option<u32>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(directory) else {
+        return false;
+    };
+    let mode = meta.mode();
+    uid == 0
+        || (meta.uid() == uid && mode & 0o300 == 0o300)
+        || (gid == Some(meta.gid()) && mode & 0o030 == 0o030)
+        || mode & 0o003 == 0o003
+}
+
+/// Reopens the log file on each SIGHUP (logrotate moves it away first).
+async fn reopen_on_hangup(mut hup: tokio::signal::unix::Signal, log: Option<Arc<LogFile>>) {
+    while hup.recv().await.is_some() {
+        match &log {
+            Some(log) => match log.reopen() {
+                Ok(()) => tracing::info!("log file reopened"),
+                Err(e) => eprintln!("mta-sts-daemon: cannot reopen {}: {e}", log.path.display()),
+            },
+            None => tracing::info!("SIGHUP: logging to standard error, nothing to reopen"),
+        }
+    }
 }
 
 async fn run(
-    config: Config,
-    pidfile: Option<PathBuf>,
-    identity: Identity,
+    mut config: Config,
+    args: RunArgs,
     log_file: Option<Arc<LogFile>>,
 ) -> anyhow::Result<()> {
-    let listener = Listener::bind(&config).await?;
-    if let Some(pidfile) = &pidfile {
-        std::fs::write(pidfile, format!("{}\n", std::process::id()))
-            .with_context(|| format!("cannot write {}", pidfile.display()))?;
+    let identity = Identity::resolve(args.user.as_deref(), args.group.as_deref())?;
+    if let Some(port) = args.port {
+        // A trial run beside the live daemon: TCP on another port, whatever the file says.
+        config.path = None;
+        config.port = port;
+        config.reuse_port = false;
     }
+    let runs_as = identity.user.as_ref().map(|u| u.uid);
+    let listener = Listener::bind_for(&config, runs_as).await?;
+    let pidfile = args
+        .pidfile
+        .map(|path| PidFile::write(path, &identity))
+        .transpose()?;
     identity.assume()?;
     // The cache is opened as the final user, so the files it creates belong to it.
-    let daemon = Daemon::new(config.clone(), &fetch_config(&config))?;
-    let status = match listener.local_addr() {
-        Some(addr) => {
+    let daemon = Daemon::new(config.clone(), &fetch_config(&config))
+        .with_context(|| format!("running {}", identity.describe()))?;
+    let status = match (listener.local_addr(), listener.path()) {
+        (Some(addr), _) => {
             tracing::info!(%addr, cache = config.cache.kind(), "listening");
             format!("listening on {addr}")
         }
-        None => {
-            let path = config.path.as_deref().unwrap_or(std::path::Path::new("?"));
+        (None, path) => {
+            let path = path.unwrap_or(std::path::Path::new("?"));
             tracing::info!(path = %path.display(), cache = config.cache.kind(), "listening");
-            format!(
-                "listening on {}",
-                config
-                    .path
-                    .as_deref()
-                    .unwrap_or_else(|| std::path::Path::new("?"))
-                    .display()
-            )
+            format!("listening on {}", path.display())
         }
     };
     let _ = sd_notify::notify(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&status),
     ]);
-    if let Some(log) = log_file {
-        tokio::spawn(async move {
-            let Ok(mut hup) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            else {
-                return;
-            };
-            while hup.recv().await.is_some() {
-                match log.reopen() {
-                    Ok(()) => tracing::info!("log file reopened"),
-                    Err(e) => {
-                        eprintln!("mta-sts-daemon: cannot reopen {}: {e}", log.path.display())
-                    }
-                }
-            }
-        });
-    }
+    // SIGHUP's default action ends the process: it is caught whether or not there is a log file
+    // to reopen, so a logrotate hook or a stray `kill -HUP` never stops the lookups.
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot catch SIGHUP")?;
+    tokio::spawn(reopen_on_hangup(hup, log_file));
     let shutdown = async {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -268,8 +350,6 @@ async fn run(
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     };
     daemon.serve(listener, shutdown).await?;
-    if let Some(pidfile) = pidfile {
-        let _ = std::fs::remove_file(pidfile);
-    }
+    drop(pidfile);
     Ok(())
 }

@@ -40,7 +40,7 @@ impl SqliteCache {
         let path = path.as_ref().to_path_buf();
         let open_error = |e: rusqlite::Error| CacheError::Open {
             target: path.display().to_string(),
-            source: Box::new(e),
+            source: diagnose(&path, e),
         };
         let conn = Connection::open(&path).map_err(open_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -96,6 +96,57 @@ impl SqliteCache {
             Err(_) => Err(CacheError::Timeout(self.timeout)),
         }
     }
+}
+
+/// Why SQLite could not open the file, in terms of what to fix: rusqlite says "unable to open
+/// database file" for a missing directory and for missing permissions alike.
+#[derive(Debug, thiserror::Error)]
+enum OpenProblem {
+    /// The directory does not exist.
+    #[error("the directory {0} does not exist")]
+    NoDirectory(PathBuf),
+    /// The process may not create files in the directory.
+    #[error(
+        "permission denied: the directory {0} is not writable by this user (SQLite creates the database and its -wal and -shm files there)"
+    )]
+    DirectoryNotWritable(PathBuf),
+    /// The database file exists but may not be written.
+    #[error("permission denied: the file {0} is not writable by this user")]
+    FileNotWritable(PathBuf),
+}
+
+/// The most useful explanation of an open failure: a problem with the directory or the file's
+/// permissions if there is one, else SQLite's own error.
+fn diagnose(path: &Path, error: rusqlite::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    let directory = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !directory.is_dir() {
+        return Box::new(OpenProblem::NoDirectory(directory.to_owned()));
+    }
+    let probe = directory.join(format!(".mta-sts-write-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Box::new(OpenProblem::DirectoryNotWritable(directory.to_owned()));
+        }
+        Err(_) => {}
+    }
+    let file_denied = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied);
+    if file_denied {
+        return Box::new(OpenProblem::FileNotWritable(path.to_owned()));
+    }
+    Box::new(error)
 }
 
 fn row_to_entry(ts: i64, id: &str, body: &str) -> Result<Arc<CachedPolicy>, Corruption> {

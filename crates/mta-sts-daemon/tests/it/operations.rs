@@ -140,6 +140,51 @@ async fn unix_socket_with_mode_and_stale_file() {
     daemon.shutdown().await;
 }
 
+/// Issue 11, bugs 1 and 2: `owner` and `group` are applied, a missing socket directory is created
+/// (mode 0750, group `group`), and the socket file goes away at exit. Needs root, as giving files
+/// away does.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_11_unix_socket_owner_group_directory_and_cleanup() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test gives files to other users: run it as root, as CI does"
+    );
+    let kit = Kit::start().await;
+    kit.publish("example.com", "a1", CertKind::Valid, Response::policy(ENFORCE));
+    let directory = temp_path("owned-socket-dir").join("mta-sts");
+    let _ = std::fs::remove_dir_all(&directory);
+    let path = directory.join("mta-sts.sock");
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let nogroup = nix::unistd::Group::from_name("nogroup").unwrap().unwrap();
+    let config = kit.config(&format!(
+        "path: {}\nmode: 0660\nowner: nobody\ngroup: nogroup\n",
+        path.display()
+    ));
+    let listener = Listener::bind(&config).await.unwrap();
+    let dir = std::fs::metadata(&directory).unwrap();
+    assert_eq!(dir.permissions().mode() & 0o7777, 0o750);
+    assert_eq!((dir.uid(), dir.gid()), (nobody.uid.as_raw(), nogroup.gid.as_raw()));
+    let socket = std::fs::symlink_metadata(&path).unwrap();
+    assert_eq!(socket.permissions().mode() & 0o777, 0o660);
+    assert_eq!((socket.uid(), socket.gid()), (nobody.uid.as_raw(), nogroup.gid.as_raw()));
+    let daemon = kit.run(config, listener);
+    let mut stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+    stream.write_all(b"19:postfix example.com,").await.unwrap();
+    let mut reply = vec![0u8; 3];
+    stream.read_exact(&mut reply).await.unwrap();
+    assert_eq!(&reply, b"65:");
+    drop(stream);
+    daemon.shutdown().await;
+    assert!(!path.exists(), "the socket file is removed at exit");
+    assert!(directory.exists(), "the directory stays for the next start");
+    // Unknown accounts are configuration errors, found before anything is bound.
+    let config = kit.config(&format!("path: {}\ngroup: no-such-group-here\n", path.display()));
+    let err = Listener::bind(&config).await.unwrap_err();
+    assert_eq!(mta_sts_daemon::exit_status(&err), 78, "{err:#}");
+    assert!(!path.exists());
+}
+
 /// The daemon with each shared backend: the policy learned by one daemon is answered by a second
 /// one whose discovery is broken, through the shared store.
 #[tokio::test(flavor = "multi_thread")]

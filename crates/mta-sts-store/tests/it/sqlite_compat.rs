@@ -123,11 +123,15 @@ fn unusable_files_give_a_clear_error_at_open() {
     );
     assert!(err.to_string().contains("not a database"), "{err}");
 
+    // Issue 11: a missing directory is named, not "unable to open database file".
     let missing = std::path::Path::new("/nonexistent-dir/cache.db");
-    assert!(matches!(
-        SqliteCache::open(missing),
-        Err(CacheError::Open { .. })
-    ));
+    let err = SqliteCache::open(missing).unwrap_err();
+    assert!(matches!(err, CacheError::Open { .. }));
+    assert!(
+        err.to_string()
+            .contains("the directory /nonexistent-dir does not exist"),
+        "{err}"
+    );
 }
 
 const CHILD_ROLE: &str = "MTA_STS_CACHE_TEST_CHILD";
@@ -191,7 +195,9 @@ fn child_role() {
         "open-read-only" => {
             let err = SqliteCache::open(path).unwrap_err();
             assert!(matches!(err, CacheError::Open { .. }), "{err}");
-            assert!(err.to_string().contains("readonly"), "{err}");
+            // Said in terms of what to fix, not SQLite's "readonly database".
+            let text = err.to_string();
+            assert!(text.contains("permission denied") && text.contains("not writable"), "{text}");
             // A distinct status proves this branch ran (the role reached the child).
             std::process::exit(42);
         }
