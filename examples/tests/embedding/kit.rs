@@ -1,10 +1,11 @@
-//! A scratch directory, and running an example binary.
+//! The test kit and a scratch directory, and running an example binary against them.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use mta_sts_testkit::PolicyDomains;
 use tokio::process::Command;
 
 /// The longest an example may take to finish or answer. On loopback they take well under a
@@ -42,6 +43,59 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The test kit's DNS and HTTPS servers and its CA, with the CA in a PEM file.
+pub(crate) struct Kit {
+    pub(crate) domains: PolicyDomains,
+    pub(crate) scratch: Scratch,
+    ca_file: PathBuf,
+}
+
+impl std::ops::Deref for Kit {
+    type Target = PolicyDomains;
+
+    fn deref(&self) -> &PolicyDomains {
+        &self.domains
+    }
+}
+
+impl Kit {
+    pub(crate) async fn start() -> Self {
+        let domains = PolicyDomains::start().await.unwrap();
+        let scratch = Scratch::new();
+        let ca_file = scratch.path().join("ca.pem");
+        std::fs::write(&ca_file, domains.ca.cert_pem()).unwrap();
+        Self {
+            domains,
+            scratch,
+            ca_file,
+        }
+    }
+
+    /// `program` with the kit's name server, CA and HTTPS port, and no proxy settings inherited
+    /// (a CI runner's `HTTPS_PROXY` would send the policy fetches elsewhere).
+    pub(crate) fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        for var in ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"] {
+            cmd.env_remove(var);
+        }
+        cmd.arg("--nameserver")
+            .arg(self.dns.addr().to_string())
+            .arg("--ca-file")
+            .arg(&self.ca_file)
+            .arg("--https-port")
+            .arg(self.https.addr().port().to_string())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs `program` with the kit's flags and `args`.
+    pub(crate) async fn run(&self, program: &str, args: &[&str]) -> Output {
+        let mut cmd = self.command(program);
+        cmd.args(args);
+        output(cmd).await
     }
 }
 
