@@ -4,6 +4,7 @@
 mod kit;
 mod own_cache;
 mod parsers_only;
+mod socketmap_policy_server;
 
 use crate::kit::{output, stdout};
 
