@@ -49,7 +49,7 @@ struct Args {
     /// The TXT lookup failed (SERVFAIL, timeout): no answer at all.
     #[arg(long, conflicts_with = "txt")]
     dns_failed: bool,
-    /// The body the MTA fetched from https://mta-sts.DOMAIN/.well-known/mta-sts.txt.
+    /// The body the MTA fetched from `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`.
     #[arg(long, value_name = "FILE")]
     policy_file: Option<PathBuf>,
     /// The id under which the MTA's cache holds an unexpired policy of the domain.
