@@ -250,7 +250,11 @@ impl PidFile {
         if let Some(user) = &identity.user {
             let _ = std::os::unix::fs::chown(&path, Some(user.uid.as_raw()), None);
             let directory = path.parent().unwrap_or(std::path::Path::new("/"));
-            if !writable_by(directory, user.uid.as_raw(), identity.gid.map(|g| g.as_raw())) {
+            if !writable_by(
+                directory,
+                user.uid.as_raw(),
+                identity.gid.map(|g| g.as_raw()),
+            ) {
                 tracing::warn!(
                     pidfile = %path.display(),
                     "the pid file cannot be removed at exit: its directory {} is not writable by user {} (use a directory that user owns, e.g. /run/mta-sts)",

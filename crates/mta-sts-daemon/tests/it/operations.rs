@@ -151,7 +151,12 @@ async fn issue_11_unix_socket_owner_group_directory_and_cleanup() {
         "this test gives files to other users: run it as root, as CI does"
     );
     let kit = Kit::start().await;
-    kit.publish("example.com", "a1", CertKind::Valid, Response::policy(ENFORCE));
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
     let directory = temp_path("owned-socket-dir").join("mta-sts");
     let _ = std::fs::remove_dir_all(&directory);
     let path = directory.join("mta-sts.sock");
@@ -164,10 +169,16 @@ async fn issue_11_unix_socket_owner_group_directory_and_cleanup() {
     let listener = Listener::bind(&config).await.unwrap();
     let dir = std::fs::metadata(&directory).unwrap();
     assert_eq!(dir.permissions().mode() & 0o7777, 0o750);
-    assert_eq!((dir.uid(), dir.gid()), (nobody.uid.as_raw(), nogroup.gid.as_raw()));
+    assert_eq!(
+        (dir.uid(), dir.gid()),
+        (nobody.uid.as_raw(), nogroup.gid.as_raw())
+    );
     let socket = std::fs::symlink_metadata(&path).unwrap();
     assert_eq!(socket.permissions().mode() & 0o777, 0o660);
-    assert_eq!((socket.uid(), socket.gid()), (nobody.uid.as_raw(), nogroup.gid.as_raw()));
+    assert_eq!(
+        (socket.uid(), socket.gid()),
+        (nobody.uid.as_raw(), nogroup.gid.as_raw())
+    );
     let daemon = kit.run(config, listener);
     let mut stream = tokio::net::UnixStream::connect(&path).await.unwrap();
     stream.write_all(b"19:postfix example.com,").await.unwrap();
@@ -179,7 +190,10 @@ async fn issue_11_unix_socket_owner_group_directory_and_cleanup() {
     assert!(!path.exists(), "the socket file is removed at exit");
     assert!(directory.exists(), "the directory stays for the next start");
     // Unknown accounts are configuration errors, found before anything is bound.
-    let config = kit.config(&format!("path: {}\ngroup: no-such-group-here\n", path.display()));
+    let config = kit.config(&format!(
+        "path: {}\ngroup: no-such-group-here\n",
+        path.display()
+    ));
     let err = Listener::bind(&config).await.unwrap_err();
     assert_eq!(mta_sts_daemon::exit_status(&err), 78, "{err:#}");
     assert!(!path.exists());

@@ -197,7 +197,10 @@ fn child_role() {
             assert!(matches!(err, CacheError::Open { .. }), "{err}");
             // Said in terms of what to fix, not SQLite's "readonly database".
             let text = err.to_string();
-            assert!(text.contains("permission denied") && text.contains("not writable"), "{text}");
+            assert!(
+                text.contains("permission denied") && text.contains("not writable"),
+                "{text}"
+            );
             // A distinct status proves this branch ran (the role reached the child).
             std::process::exit(42);
         }
