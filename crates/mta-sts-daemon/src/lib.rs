@@ -31,6 +31,7 @@ pub use server::{Daemon, DaemonClock, fetch_config};
 
 pub mod account;
 mod answer;
+mod answer_log;
 mod cache;
 mod config;
 mod key;

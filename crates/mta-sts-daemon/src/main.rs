@@ -114,7 +114,7 @@ fn main() -> ExitCode {
         Verbosity::Warn => tracing::Level::WARN,
         Verbosity::Error | Verbosity::Fatal => tracing::Level::ERROR,
     };
-    let subscriber = tracing_subscriber::fmt().with_max_level(level);
+    let subscriber = tracing_subscriber::fmt().with_env_filter(log_filter(level));
     let mut log_file = None;
     let logged = match &args.logfile {
         Some(path) => match LogFile::open(path) {
@@ -189,6 +189,33 @@ fn main() -> ExitCode {
             ExitCode::from(exit_status(&e))
         }
     }
+}
+
+/// What is logged: our events at `level`, the libraries' own (DNS, TLS, HTTP, database clients)
+/// only from warnings up, so `-v debug` shows the daemon's decisions rather than every DNS packet.
+/// `RUST_LOG`, when set, replaces this (e.g. `RUST_LOG=debug,hickory_proto=debug`).
+fn log_filter(level: tracing::Level) -> tracing_subscriber::EnvFilter {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        return filter;
+    }
+    let mut filter = tracing_subscriber::EnvFilter::new(level.as_str());
+    for noisy in [
+        "hickory_proto",
+        "hickory_resolver",
+        "hickory_net",
+        "rustls",
+        "hyper",
+        "hyper_util",
+        "h2",
+        "tokio_postgres",
+        "redis",
+        "deadpool",
+    ] {
+        if let Ok(directive) = format!("{noisy}=warn").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
 }
 
 /// Who to become after binding: looked up before anything is bound, so a typo stops the start.
@@ -288,6 +315,24 @@ fn writable_by(directory: &std::path::Path, uid: u32, gid: Option<u32>) -> bool 
         || mode & 0o003 == 0o003
 }
 
+/// The signals the daemon handles.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn catch() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("cannot catch SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot catch SIGINT")?,
+            hup: signal(SignalKind::hangup()).context("cannot catch SIGHUP")?,
+        })
+    }
+}
+
 /// Reopens the log file on each SIGHUP (logrotate moves it away first).
 async fn reopen_on_hangup(mut hup: tokio::signal::unix::Signal, log: Option<Arc<LogFile>>) {
     while hup.recv().await.is_some() {
@@ -306,6 +351,9 @@ async fn run(
     args: RunArgs,
     log_file: Option<Arc<LogFile>>,
 ) -> anyhow::Result<()> {
+    // Signals are caught from the start: their default actions end the process, and a SIGHUP
+    // (logrotate, `systemctl reload`) or SIGTERM may come while the daemon is still starting.
+    let signals = Signals::catch()?;
     let identity = Identity::resolve(args.user.as_deref(), args.group.as_deref())?;
     if let Some(port) = args.port {
         // A trial run beside the live daemon: TCP on another port, whatever the file says.
@@ -338,17 +386,12 @@ async fn run(
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&status),
     ]);
-    // SIGHUP's default action ends the process: it is caught whether or not there is a log file
-    // to reopen, so a logrotate hook or a stray `kill -HUP` never stops the lookups.
-    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .context("cannot catch SIGHUP")?;
-    tokio::spawn(reopen_on_hangup(hup, log_file));
-    let shutdown = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::spawn(reopen_on_hangup(signals.hup, log_file));
+    let (mut term, mut int) = (signals.term, signals.int);
+    let shutdown = async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
         tracing::info!("shutting down");
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);

@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime};
 use futures_util::{SinkExt, StreamExt};
 use mta_sts_fetch::{DnsClient, FetchConfig, PolicyClient, Proxy, Roots, SystemClock, clients};
 use mta_sts_policy::Domain;
-use mta_sts_resolver::{Clock, Outcome, Resolver, ResolverConfig};
+use mta_sts_resolver::{
+    CacheReason, Clock, Failure, Outcome, Resolver, ResolverConfig, ResultType, Stage,
+};
 use postfix_socketmap::{Reply, Request, ServerCodec};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, watch};
@@ -18,10 +20,13 @@ use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
 use crate::answer::ReplyMemo;
+use crate::answer_log::AnswerLog;
 use crate::cache::SharedCache;
 use crate::listener::Stream;
-use crate::{Config, Key, Listener, OnFailure, RootsSetting, normalize_key};
+use crate::{Config, Key, Listener, RootsSetting, ZoneRules, normalize_key};
 
+/// How long the cache may take to answer once a lookup's deadline has passed.
+const CACHE_WAIT: Duration = Duration::from_secs(1);
 /// An idle connection is closed after this long (Postfix closes its own after 10 s).
 const IDLE: Duration = Duration::from_secs(60);
 /// How many domains' last replies are kept ready (the hot set; a miss only costs formatting).
@@ -37,6 +42,7 @@ pub struct Daemon {
     config: Arc<Config>,
     resolver: DaemonResolver,
     replies: Arc<ReplyMemo>,
+    answers: Arc<AnswerLog>,
     clock: DaemonClock,
 }
 
@@ -86,6 +92,7 @@ impl Daemon {
             config: Arc::new(config),
             resolver,
             replies: Arc::new(ReplyMemo::new(REPLY_MEMO)),
+            answers: Arc::new(AnswerLog::new()),
             clock,
         })
     }
@@ -109,21 +116,46 @@ impl Daemon {
             Poll::Pending => tokio::time::timeout(zone.timeout, pending).await,
         };
         let Ok(mut lookup) = looked_up else {
-            tracing::warn!(%domain, "policy discovery exceeded the zone timeout of {:.1} s", zone.timeout.as_secs_f64());
-            return match rules.on_failure {
-                OnFailure::Temp => {
-                    Reply::Temp(format!("MTA-STS policy discovery for {domain} timed out"))
-                }
-                OnFailure::NotFound => Reply::NotFound,
-            };
+            return self.past_deadline(&domain, zone.timeout, &rules).await;
         };
         if let Some(refresh) = lookup.take_refresh() {
             tokio::spawn(refresh.run());
         }
         let outcome = lookup.outcome();
-        log_outcome(&domain, outcome);
         let reply = self.replies.answer(&domain, outcome, &rules);
+        self.answers.note(&domain, outcome, &reply);
         tracing::debug!(%domain, map = request.name(), reply = %reply, "lookup");
+        reply
+    }
+
+    /// The answer when discovery did not finish within the zone's deadline (DNS or the policy host
+    /// hanging): a valid cached policy still applies (CACHE-3); only without one does `on_failure`
+    /// decide. A hanging check must never downgrade a domain that has a policy.
+    async fn past_deadline(&self, domain: &Domain, deadline: Duration, rules: &ZoneRules) -> Reply {
+        let cached = tokio::time::timeout(CACHE_WAIT, self.resolver.cached_policy(domain))
+            .await
+            .ok()
+            .flatten();
+        let failure = Failure::new(
+            Stage::Deadline,
+            ResultType::StsPolicyFetchError,
+            DeadlineExceeded(deadline),
+        );
+        let outcome = match cached {
+            Some(policy) => {
+                tracing::warn!(%domain, "policy discovery exceeded the zone timeout of {:.1} s; the cached policy still applies", deadline.as_secs_f64());
+                Outcome::Cached {
+                    policy,
+                    reason: CacheReason::DiscoveryFailed(failure),
+                }
+            }
+            None => {
+                tracing::warn!(%domain, "policy discovery exceeded the zone timeout of {:.1} s, with no policy cached", deadline.as_secs_f64());
+                Outcome::Failure(failure)
+            }
+        };
+        let reply = self.replies.answer(domain, &outcome, rules);
+        self.answers.note(domain, &outcome, &reply);
         reply
     }
 
@@ -316,17 +348,7 @@ impl Daemon {
     }
 }
 
-fn log_outcome(domain: &Domain, outcome: &Outcome) {
-    match outcome {
-        Outcome::Fetched(p) => {
-            tracing::info!(%domain, id = p.id().as_str(), mode = p.policy().mode().as_str(), "policy fetched")
-        }
-        Outcome::Failure(f) => tracing::info!(%domain, failure = %f, "policy discovery failed"),
-        _ if outcome.should_alert() => {
-            if let Some(f) = outcome.failure() {
-                tracing::warn!(%domain, failure = %f, "cannot refresh a cached policy; still applying it");
-            }
-        }
-        _ => {}
-    }
-}
+/// A discovery cut short at the zone's deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer within the zone timeout of {:.1} s", .0.as_secs_f64())]
+struct DeadlineExceeded(Duration);

@@ -173,7 +173,7 @@ pub(crate) async fn discover(
             return report.fail(Stage::Https, result_type, e.to_string());
         }
     };
-    report.diagnostics = lint_for_domain(&body, &domain)
+    report.diagnostics = lint_for_domain(&body, domain)
         .iter()
         .map(DiagnosticReport::from_lint)
         .collect();

@@ -44,6 +44,8 @@ pub enum Stage {
     Https,
     /// The fetched body is not a valid policy.
     Policy,
+    /// The caller's deadline for the whole discovery passed first.
+    Deadline,
 }
 
 impl fmt::Display for Stage {
@@ -52,6 +54,7 @@ impl fmt::Display for Stage {
             Self::Dns => "dns",
             Self::Https => "https",
             Self::Policy => "policy",
+            Self::Deadline => "deadline",
         })
     }
 }
@@ -98,10 +101,20 @@ impl Failure {
     }
 }
 
-/// `https: tls: certificate expired (sts-webpki-invalid)`
+/// `https: tls: certificate expired (sts-webpki-invalid)`; the stage is left out when the error
+/// already begins with it (`dns: _mta-sts.example.com: no answer within 4.0 s`).
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} ({})", self.stage, self.error, self.result_type)
+        let error = self.error.to_string();
+        let stage = self.stage.to_string();
+        let repeated = error
+            .strip_prefix(stage.as_str())
+            .is_some_and(|rest| rest.starts_with(": "));
+        if repeated {
+            write!(f, "{error} ({})", self.result_type)
+        } else {
+            write!(f, "{stage}: {error} ({})", self.result_type)
+        }
     }
 }
 

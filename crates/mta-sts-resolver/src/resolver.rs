@@ -283,6 +283,14 @@ where
         Lookup { outcome, refresh }
     }
 
+    /// The cached policy of `domain` if it may still be applied now, without any DNS or HTTPS: what
+    /// a caller whose deadline cut a [`lookup`](Self::lookup) short applies (CACHE-3), rather than
+    /// nothing. A failing cache counts as no policy.
+    pub async fn cached_policy(&self, domain: &Domain) -> Option<Arc<CachedPolicy>> {
+        let now = self.inner.clock.now();
+        self.inner.valid_cached(domain, now).await
+    }
+
     /// Fetches the policy of `domain` over HTTPS now, even if its TXT id is unchanged, and caches it:
     /// the lifetime of a policy extends only on a successful fetch. For proactive refresh.
     pub async fn refresh(&self, domain: &Domain) -> Outcome {

@@ -158,7 +158,7 @@ fn fetched(
                 policy.max_age()
             );
             // The policy applies; the linter's warnings are for its publisher.
-            for warning in lint_for_domain(body, &domain)
+            for warning in lint_for_domain(body, domain)
                 .iter()
                 .filter(|d| d.severity() == Severity::Warning)
             {

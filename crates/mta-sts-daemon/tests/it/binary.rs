@@ -146,11 +146,14 @@ fn drops_privileges_notifies_systemd_and_reopens_its_log() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let log = dir.join("daemon.log");
+    let pidfile = dir.join("daemon.pid");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mta-sts-daemon"));
     cmd.arg("-c")
         .arg(&config)
         .arg("-l")
         .arg(&log)
+        .arg("-p")
+        .arg(&pidfile)
         .env("NOTIFY_SOCKET", &notify_path);
     if is_root {
         cmd.args(["-u", "nobody"]);
@@ -210,6 +213,8 @@ fn drops_privileges_notifies_systemd_and_reopens_its_log() {
     let n = notify.recv(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
     assert_eq!(child.wait().unwrap().code(), Some(0));
+    // Issue 11, bug 3: the pid file goes away at exit, also after dropping privileges.
+    assert!(!pidfile.exists(), "the pid file is removed at exit");
 }
 
 /// Every example configuration in contrib/ loads without error or warning.
@@ -323,4 +328,225 @@ fn issue_10_exit_codes_match_help_and_man_page() {
     // Said once, not twice, when the log is standard error.
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("cannot listen").count(), 1, "{err}");
+}
+
+/// A running daemon binary, stopped (SIGTERM) when dropped.
+struct Running {
+    child: std::process::Child,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_mta-sts-daemon"))
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Self { child }
+    }
+
+    fn wait_listening(&self, port: u16) -> TcpStream {
+        eventually_blocking(Duration::from_secs(10), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        })
+        .expect("the daemon listens")
+    }
+
+    /// Stops the daemon and returns its exit status and what it logged.
+    fn stop(mut self) -> (Option<i32>, String) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        let mut log = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut log);
+        }
+        (status.code(), log)
+    }
+}
+
+/// One socketmap request over `stream`; the reply's payload.
+fn ask(stream: &mut TcpStream, key: &str) -> String {
+    let payload = format!("postfix {key}");
+    stream
+        .write_all(format!("{}:{payload},", payload.len()).as_bytes())
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut length = Vec::new();
+    let mut byte = [0u8; 1];
+    while stream.read_exact(&mut byte).is_ok() && byte[0] != b':' {
+        length.push(byte[0]);
+    }
+    let length: usize = String::from_utf8(length).unwrap().parse().unwrap();
+    let mut body = vec![0u8; length + 1];
+    stream.read_exact(&mut body).unwrap();
+    String::from_utf8_lossy(&body[..length]).into_owned()
+}
+
+/// Issue 11: a NOTFOUND answer says why at info, once per domain and change of state, with no
+/// doubled "dns: dns:" prefix; `-v debug` shows the daemon's decisions, not the DNS library's
+/// internals.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_11_notfound_reasons_are_logged_once_per_state() {
+    let dns = mta_sts_testkit::TestDns::start().await.unwrap();
+    let port = free_port();
+    let config = temp_path("reasons.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "port: {port}\ncache_grace: 0\ndns:\n  nameservers: ['{}']\n",
+            dns.addr()
+        ),
+    )
+    .unwrap();
+    let daemon = Running::start(&["-c", config.to_str().unwrap(), "-v", "debug"]);
+    let mut stream = tokio::task::block_in_place(|| daemon.wait_listening(port));
+    let ask = |stream: &mut TcpStream, key: &str| tokio::task::block_in_place(|| ask(stream, key));
+    for _ in 0..3 {
+        assert_eq!(ask(&mut stream, "plain.example"), "NOTFOUND ");
+    }
+    // The domain publishes a record, but its policy host does not exist: discovery now fails.
+    dns.add_txt("_mta-sts.plain.example", &[b"v=STSv1; id=a1"]);
+    dns.set_behavior(
+        "_mta-sts.other.example",
+        mta_sts_testkit::DnsBehavior::ServFail,
+    );
+    // The "no record" answer is remembered for a while; another domain shows the failure now.
+    for _ in 0..3 {
+        assert_eq!(ask(&mut stream, "other.example"), "NOTFOUND ");
+    }
+    let (status, log) = daemon.stop();
+    assert_eq!(status, Some(0), "{log}");
+    let lines = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(
+        lines("no _mta-sts TXT record (the name does not exist): answering NOTFOUND"),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        lines("policy discovery failed with no policy cached: answering NOTFOUND"),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("server answered Server Failure")
+            || log.contains("SERVFAIL")
+            || log.contains("server answered"),
+        "{log}"
+    );
+    assert!(!log.contains("dns: dns:"), "{log}");
+    assert!(
+        !log.contains("hickory"),
+        "DNS library internals at debug: {log}"
+    );
+}
+
+/// Issue 11, bug 5: a trial run beside a live daemon: `--port` listens elsewhere without
+/// SO_REUSEPORT; starting on the live daemon's port with reuse_port says that another process
+/// listens there.
+#[test]
+fn issue_11_trial_runs_and_shared_ports() {
+    let port = free_port();
+    let config = temp_path("trial.yml");
+    std::fs::write(&config, format!("port: {port}\n")).unwrap();
+    let live = Running::start(&["-c", config.to_str().unwrap()]);
+    let mut stream = live.wait_listening(port);
+    assert_eq!(ask(&mut stream, ".example.com"), "NOTFOUND ");
+    // A second daemon on the same port with reuse_port (the default): it starts, and warns.
+    let second_log = temp_path("trial-second.log");
+    let _ = std::fs::remove_file(&second_log);
+    let second = Running::start(&[
+        "-c",
+        config.to_str().unwrap(),
+        "-l",
+        second_log.to_str().unwrap(),
+    ]);
+    let started = eventually_blocking(Duration::from_secs(10), || {
+        std::fs::read_to_string(&second_log)
+            .ok()
+            .filter(|log| log.contains("listening"))
+    })
+    .expect("the second daemon started");
+    assert!(
+        started.contains(&format!(
+            "another process already listens on 127.0.0.1:{port}"
+        )),
+        "{started}"
+    );
+    // The trial run: another port, even with the same file.
+    let trial_port = free_port();
+    let trial = Running::start(&[
+        "-c",
+        config.to_str().unwrap(),
+        "--port",
+        &trial_port.to_string(),
+    ]);
+    let mut trial_stream = trial.wait_listening(trial_port);
+    assert_eq!(ask(&mut trial_stream, ".example.com"), "NOTFOUND ");
+    let (status, log) = second.stop();
+    assert_eq!(status, Some(0), "{log}");
+    let (status, log) = trial.stop();
+    assert_eq!(status, Some(0), "{log}");
+    assert!(!log.contains("another process already listens"), "{log}");
+    assert!(log.contains(&format!("127.0.0.1:{trial_port}")), "{log}");
+    let (status, _) = live.stop();
+    assert_eq!(status, Some(0));
+}
+
+/// Issue 11, bug 3: with -u, a cache the user may not write is a configuration error that says
+/// "permission denied", which directory, and as which user (it was "unable to open database
+/// file"). Needs root, to drop privileges.
+#[test]
+fn issue_11_cache_permission_errors_name_the_user() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test drops privileges: run it as root, as CI does"
+    );
+    let dir = temp_path("root-only");
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.join("c.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "port: {}\ncache:\n  type: sqlite\n  options:\n    filename: {}\n",
+            free_port(),
+            dir.join("cache.db").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mta-sts-daemon"))
+        .args(["-c", config.to_str().unwrap(), "-u", "nobody"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("as user nobody"), "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(
+        err.contains(&format!("{} is not writable", dir.display())),
+        "{err}"
+    );
+}
+
+/// SIGHUP never ends the daemon, whether or not it logs to a file (its default action would).
+#[test]
+fn sighup_without_a_log_file_does_not_stop_lookups() {
+    let port = free_port();
+    let config = temp_path("hup.yml");
+    std::fs::write(&config, format!("port: {port}\n")).unwrap();
+    let daemon = Running::start(&["-c", config.to_str().unwrap()]);
+    let mut stream = daemon.wait_listening(port);
+    Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(ask(&mut stream, ".example.com"), "NOTFOUND ");
+    let (status, log) = daemon.stop();
+    assert_eq!(status, Some(0), "{log}");
+    assert!(log.contains("SIGHUP"), "{log}");
 }

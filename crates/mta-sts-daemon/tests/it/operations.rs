@@ -368,3 +368,47 @@ async fn cache_grace_then_id_change_then_expiry() {
     assert_eq!(query(addr, "postfix", "example.com").await, "NOTFOUND ");
     daemon.shutdown().await;
 }
+
+/// CACHE-3 at the zone's deadline: when the TXT check hangs after the grace period, a valid
+/// cached policy still answers (a hanging name server must not downgrade the domain); only a
+/// domain with nothing cached gets `on_failure`. On the paused clock, which the daemon follows.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_check_keeps_the_cached_policy() {
+    let kit = Kit::start().await;
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
+    kit.publish(
+        "fresh.example",
+        "f1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
+    // A zone with a longer deadline makes each DNS query wait longer than these zones' 2 s, so
+    // the zone deadline is what cuts the lookup short.
+    let daemon = kit
+        .start_tcp("default_zone:\n  timeout: 2\nzones:\n  temp:\n    timeout: 2\n    on_failure: temp\n  slow:\n    timeout: 30\n")
+        .await;
+    let addr = daemon.addr.unwrap();
+    let first = query(addr, "postfix", "example.com").await;
+    assert!(first.starts_with("OK secure"), "{first}");
+    // Past the grace period the id is checked again, and now the name server never answers.
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    for name in ["_mta-sts.example.com", "_mta-sts.fresh.example"] {
+        kit.dns
+            .set_behavior(name, mta_sts_testkit::DnsBehavior::NoResponse);
+    }
+    assert_eq!(query(addr, "postfix", "example.com").await, first);
+    assert_eq!(query(addr, "temp", "example.com").await, first);
+    // Nothing cached: on_failure decides.
+    assert_eq!(query(addr, "postfix", "fresh.example").await, "NOTFOUND ");
+    let temp = query(addr, "temp", "fresh.example").await;
+    assert!(
+        temp.starts_with("TEMP ") && temp.contains("zone timeout of 2.0 s"),
+        "{temp}"
+    );
+    daemon.shutdown().await;
+}
