@@ -19,6 +19,8 @@ mod answers;
 mod operations;
 // Postfix's own socketmap client.
 mod postmap;
+// A real Postfix delivering mail through the daemon, over the chrooted UNIX socket and TCP.
+mod postfix;
 
 /// Wall-clock time that follows tokio's clock. On a paused runtime (`start_paused = true`) it moves
 /// only as the test's sleeps and the runtime's idle auto-advance move it, so policy lifetimes,
