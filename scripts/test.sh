@@ -10,6 +10,17 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 start=$SECONDS
 step() { printf '\n==> %s (%ss)\n' "$*" "$((SECONDS - start))"; }
 
+# "tests: N passed, M failed" from cargo test's output, failed test binaries included.
+summarize() {
+  awk '/^test result: (ok|FAILED)\. [0-9]+ passed; [0-9]+ failed/ { p += $4; f += $6 }
+       END { printf "tests: %d passed, %d failed\n", p, f }' "$1"
+}
+# The summary must count failures (it once could only ever say 0): check it on a sample first.
+sample=$(mktemp)
+printf 'test result: ok. 3 passed; 0 failed; 0 ignored\ntest result: FAILED. 23 passed; 1 failed; 0 ignored\n' >"$sample"
+[ "$(summarize "$sample")" = "tests: 26 passed, 1 failed" ] || { echo "scripts/test.sh: summarize is broken" >&2; exit 1; }
+rm -f "$sample"
+
 step "system packages the tests need (Debian): redis-server, postgresql, postfix (postmap, private instances)"
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
@@ -36,9 +47,19 @@ step "clippy, all targets and features, warnings are errors"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "tests: unit, integration, doc, corpus replay"
+mkdir -p target
+# Under pipefail a failing `cargo test | tee` would end the script here, before the counts below:
+# take cargo's status from PIPESTATUS instead, print the summary, then fail.
+set +e
 cargo test --workspace --all-features --locked 2>&1 | tee target/test-output.txt
-passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+tests_status=${PIPESTATUS[0]}
+set -e
+summary=$(summarize target/test-output.txt)
+if [ "$tests_status" -ne 0 ]; then
+  echo "${summary} (cargo test exited ${tests_status})"
+  grep -E '^test .* FAILED$|^error' target/test-output.txt | head -40 || true
+  exit "$tests_status"
+fi
 
 step "feature combinations: postfix-socketmap without tokio"
 cargo check -p postfix-socketmap --no-default-features --locked
@@ -54,4 +75,4 @@ step "fuzz smoke: every target, ${FUZZ_SECONDS:-10}s each"
 bash scripts/fuzz.sh smoke "${FUZZ_SECONDS:-10}"
 
 step "done"
-echo "tests: ${passed} passed, ${failed} failed"
+echo "${summary}"
