@@ -45,6 +45,13 @@ impl Clock for TokioClock {
     }
 }
 
+/// Lets `time` pass on tokio's paused clock (tests with `start_paused = true`): every task that
+/// becomes ready meanwhile runs, and the daemon's [`TokioClock`] moves with it. No real time
+/// passes; this is never a wait on the wall clock.
+pub(crate) async fn pass(time: Duration) {
+    tokio::time::sleep(time).await;
+}
+
 pub(crate) const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n";
 
 /// The test kit's servers, plus daemons configured for them.
