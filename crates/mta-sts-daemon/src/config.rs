@@ -270,7 +270,7 @@ impl Config {
         }
         let mut unknown = Vec::new();
         let mut key = String::new();
-        let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
+        let parsed: Result<Self, _> = serde_saphyr::with_deserializer_from_str(text, |de| {
             let mut ignored = |path: serde_ignored::Path<'_>| {
                 unknown.push(format!("unknown key {path} ignored"));
             };
@@ -281,9 +281,29 @@ impl Config {
             })
         });
         match parsed {
-            Ok(config) => Ok((config, unknown)),
+            Ok(config) => {
+                unknown.extend(config.unused_keys());
+                Ok((config, unknown))
+            }
             Err(e) => Err(scalar::located(name, &key, &e)),
         }
+    }
+
+    /// Keys that are valid but have no effect with the rest of the file, as warnings.
+    fn unused_keys(&self) -> Vec<String> {
+        let socket_only = [
+            ("mode", self.mode.is_some()),
+            ("owner", self.owner.is_some()),
+            ("group", self.group.is_some()),
+        ];
+        if self.path.is_some() {
+            return Vec::new();
+        }
+        socket_only
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(key, _)| format!("{key} applies only to a UNIX socket (path), ignored"))
+            .collect()
     }
 
     /// The zone for a socketmap name: `zones.NAME`, else `default_zone` (SOCK-10).

@@ -128,7 +128,7 @@ fn pyyaml_booleans_octal_modes_and_decimal_seconds() {
 
 #[test]
 fn our_additions() {
-    let text = "dns:\n  nameservers: ['127.0.0.1:5353', '[::1]:53']\ntls:\n  roots: system\n  ca_file: /etc/ssl/extra.pem\ndefault_zone:\n  on_failure: temp\nmax_connections: 10\nowner: postfix\ngroup: postfix\n";
+    let text = "dns:\n  nameservers: ['127.0.0.1:5353', '[::1]:53']\ntls:\n  roots: system\n  ca_file: /etc/ssl/extra.pem\ndefault_zone:\n  on_failure: temp\nmax_connections: 10\npath: /run/x.sock\nowner: postfix\ngroup: postfix\n";
     let (config, warnings) = parse(text).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(config.dns.nameservers.len(), 2);
@@ -234,4 +234,16 @@ fn cache_options_may_come_before_the_type_or_be_absent() {
     assert_eq!(config.cache, CacheConfig::default());
     let err = error("cache:\n  options:\n    filename: x.db\n    journal: wal\n  type: sqlite\n");
     assert!(err.contains("unknown option journal"), "{err}");
+}
+
+#[test]
+fn socket_keys_without_a_socket_are_warned_about() {
+    let (_, warnings) = parse("port: 8461\ngroup: postfix\nmode: 0660\n").unwrap();
+    assert_eq!(
+        warnings,
+        [
+            "mode applies only to a UNIX socket (path), ignored",
+            "group applies only to a UNIX socket (path), ignored"
+        ]
+    );
 }
