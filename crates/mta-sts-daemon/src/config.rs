@@ -87,6 +87,7 @@ pub struct Config {
     /// The UNIX socket's group, a group name or number (our addition).
     pub group: Option<String>,
     /// `SO_REUSEPORT` on the TCP socket (default true).
+    #[serde(deserialize_with = "scalar::boolean")]
     pub reuse_port: bool,
     /// How long a cached policy is used without DNS (default 60 s).
     #[serde(deserialize_with = "scalar::seconds")]
@@ -151,6 +152,7 @@ impl<'de> Deserialize<'de> for SocketMode {
 #[non_exhaustive]
 pub struct Proactive {
     /// Refresh every cached policy in the background (default false).
+    #[serde(deserialize_with = "scalar::boolean")]
     pub enabled: bool,
     /// Time between full refreshes (default 86400 s).
     #[serde(deserialize_with = "scalar::positive_seconds")]
@@ -181,13 +183,16 @@ impl Default for Proactive {
 #[non_exhaustive]
 pub struct Zone {
     /// Enforce `testing` policies too (default false).
+    #[serde(deserialize_with = "scalar::boolean")]
     pub strict_testing: bool,
     /// Time allowed for one discovery (default 4 s, at most 90 s).
     #[serde(deserialize_with = "scalar::zone_timeout")]
     pub timeout: Duration,
     /// Answer `servername=hostname` (default true).
+    #[serde(deserialize_with = "scalar::boolean")]
     pub require_sni: bool,
     /// Add Postfix 3.10's TLSRPT attributes (default false).
+    #[serde(deserialize_with = "scalar::boolean")]
     pub tlsrpt: bool,
     /// `notfound` (default) or `temp` when discovery fails with nothing cached (our addition).
     pub on_failure: OnFailure,

@@ -114,6 +114,27 @@ fn expected<E: de::Error>(what: &str, found: &Scalar) -> E {
     E::custom(format!("expected {what}, found {found}"))
 }
 
+/// A boolean as PyYAML reads YAML 1.1: `true`/`false`, `yes`/`no`, `on`/`off`, `y`/`n`, in lower,
+/// capitalised or upper case.
+pub(crate) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let value = read(d)?;
+    let word = match &value {
+        Scalar::Bool(b) => return Ok(*b),
+        Scalar::Text(t) => t.as_str(),
+        _ => "",
+    };
+    let lower = word.to_ascii_lowercase();
+    let shaped = word == lower || word == word.to_ascii_uppercase() || {
+        let mut chars = word.chars();
+        chars.next().is_some_and(char::is_uppercase) && chars.as_str() == &lower[1..]
+    };
+    match lower.as_str() {
+        "true" | "yes" | "on" | "y" if shaped => Ok(true),
+        "false" | "no" | "off" | "n" if shaped => Ok(false),
+        _ => Err(expected("true or false (or yes/no, on/off)", &value)),
+    }
+}
+
 /// A TCP port: `1` to `65535`.
 pub(super) fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
     let value = read(d)?;

@@ -165,10 +165,9 @@ fn errors_name_the_file_line_column_and_key() {
         error("zones:\n  slow:\n    timeout: 120\n"),
         "test.yml:3:14: zones.slow.timeout: expected a number of seconds above 0 and at most 90 (Postfix waits 100 s), found 120"
     );
-    let err = error("default_zone:\n  strict_testing: maybe\n");
-    assert!(
-        err.starts_with("test.yml:2:19: default_zone.strict_testing: "),
-        "{err}"
+    assert_eq!(
+        error("default_zone:\n  strict_testing: maybe\n"),
+        "test.yml:2:19: default_zone.strict_testing: expected true or false (or yes/no, on/off), found \"maybe\""
     );
     let err = error("cache_grace: -1\n");
     assert!(
@@ -246,4 +245,26 @@ fn socket_keys_without_a_socket_are_warned_about() {
             "group applies only to a UNIX socket (path), ignored"
         ]
     );
+}
+
+#[test]
+fn booleans_as_pyyaml_reads_them() {
+    for (word, value) in [
+        ("yes", true),
+        ("Yes", true),
+        ("YES", true),
+        ("on", true),
+        ("y", true),
+        ("True", true),
+        ("no", false),
+        ("Off", false),
+        ("N", false),
+        ("false", false),
+    ] {
+        let (config, _) = parse(&format!("reuse_port: {word}\n")).unwrap();
+        assert_eq!(config.reuse_port, value, "{word}");
+    }
+    for word in ["1", "maybe", "'true '"] {
+        assert!(parse(&format!("reuse_port: {word}\n")).is_err(), "{word}");
+    }
 }
