@@ -114,10 +114,17 @@ for bin in mta-sts-daemon mta-sts-query; do
 done
 ok "/usr/bin/mta-sts-daemon --version: $(/usr/bin/mta-sts-daemon --version)"
 
-for page in "${man_pages[@]}"; do
-  zcat "/usr/share/man/$page" | head -n 1 | grep -q '^\.TH ' || fail "/usr/share/man/$page is not a gzipped man page"
-done
-ok "man pages"
+man_check=yes # for systemd-analyze verify below
+command -v man >/dev/null || man_check=no
+if grep -rqs '^path-exclude[= ]*/usr/share/man' /etc/dpkg/dpkg.cfg /etc/dpkg/dpkg.cfg.d; then
+  man_check=no
+  echo "SKIPPED the man pages: this system's dpkg configuration leaves out /usr/share/man" >&2
+else
+  for page in "${man_pages[@]}"; do
+    zcat "/usr/share/man/$page" | head -n 1 | grep -q '^\.TH ' || fail "/usr/share/man/$page is not a gzipped man page"
+  done
+  ok "man pages"
+fi
 
 [ "$(stat -c '%U:%G %a' /etc/mta-sts-daemon.yml)" = "root:mta-sts 640" ] ||
   fail "/etc/mta-sts-daemon.yml is $(stat -c '%U:%G %a' /etc/mta-sts-daemon.yml), expected root:mta-sts 640"
@@ -142,15 +149,16 @@ for unit in "${units[@]}"; do
 done
 [ -z "$(find /etc/systemd/system -lname '*mta-sts-daemon*' 2>/dev/null)" ] ||
   fail "the installation enabled a unit: $(find /etc/systemd/system -lname '*mta-sts-daemon*')"
-! pgrep -u mta-sts >/dev/null || fail "a process runs as mta-sts right after installation"
+# (/proc/PID belongs to the process's user; procps may not be installed.)
+[ -z "$(find /proc -mindepth 1 -maxdepth 1 -regex '/proc/[0-9]+' -user mta-sts 2>/dev/null)" ] ||
+  fail "a process runs as mta-sts right after installation"
 ok "no unit enabled, none running"
 
 # systemd-analyze verify works offline (no systemd as PID 1 needed). It runs `man` for each
-# Documentation=man: entry: without man-db (a minimal Debian) that is skipped with --man=no, the
-# pages having been checked above. The Redis unit needs redis-server.service (installed by
-# scripts/test.sh's first step); postfix.service is only named in Before=.
-man_check=yes
-command -v man >/dev/null || man_check=no
+# Documentation=man: entry: without man-db (a minimal Debian), or with the pages left out by
+# dpkg's configuration, that is skipped with --man=no (the pages were checked above). The Redis
+# unit needs redis-server.service (installed by scripts/test.sh's first step); postfix.service is
+# only named in Before=.
 [ -e /etc/systemd/system/redis-server.service ] || [ -e /lib/systemd/system/redis-server.service ] ||
   [ -e /usr/lib/systemd/system/redis-server.service ] ||
   fail "redis-server.service is not installed: systemd-analyze verify cannot load the unit that BindsTo= it (apt-get install redis-server; scripts/test.sh does)"
