@@ -24,15 +24,14 @@ build() {
   elif ! cargo deb --version | grep -qF "$cargo_deb_version"; then
     echo "note: $(cargo deb --version) is installed; this script is tested with $cargo_deb_version" >&2
   fi
-  if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-    SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
-  fi
-  export SOURCE_DATE_EPOCH
   export CARGO_INCREMENTAL=0
   export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$root=/build/mta-sts-rs --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
   # One build for both binaries (cargo-deb would build only the crate holding the metadata).
   cargo build --release --locked -p mta-sts-daemon -p mta-sts-query
-  cargo deb --no-build --locked -p mta-sts-daemon | tail -n 1
+  # The dates in the archive. Given to cargo-deb only: the C code built by ring and
+  # libsqlite3-sys does not use __DATE__ or __TIME__, and cc rebuilds them whenever it changes.
+  local epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+  SOURCE_DATE_EPOCH=$epoch cargo deb --no-build --locked -p mta-sts-daemon | tail -n 1
 }
 
 if [ "${1:-}" != "--check" ]; then
