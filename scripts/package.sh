@@ -19,19 +19,25 @@ root=$PWD
 cargo_deb_version=3.8.0
 
 build() {
+  local t0=$SECONDS
   if ! command -v cargo-deb >/dev/null; then
     cargo install cargo-deb --locked --version "$cargo_deb_version"
+    echo "cargo-deb $cargo_deb_version installed in $((SECONDS - t0))s" >&2
   elif ! cargo deb --version | grep -qF "$cargo_deb_version"; then
     echo "note: $(cargo deb --version) is installed; this script is tested with $cargo_deb_version" >&2
   fi
   export CARGO_INCREMENTAL=0
   export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$root=/build/mta-sts-rs --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
   # One build for both binaries (cargo-deb would build only the crate holding the metadata).
+  local t1=$SECONDS
   cargo build --release --locked -p mta-sts-daemon -p mta-sts-query
+  echo "release build of mta-sts-daemon and mta-sts-query: $((SECONDS - t1))s" >&2
   # The dates in the archive. Given to cargo-deb only: the C code built by ring and
   # libsqlite3-sys does not use __DATE__ or __TIME__, and cc rebuilds them whenever it changes.
   local epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+  local t2=$SECONDS
   SOURCE_DATE_EPOCH=$epoch cargo deb --no-build --locked -p mta-sts-daemon | tail -n 1
+  echo "cargo deb: $((SECONDS - t2))s" >&2
 }
 
 if [ "${1:-}" != "--check" ]; then
@@ -50,7 +56,7 @@ ok() { echo "ok: $*"; }
 t=$SECONDS
 deb=$(build)
 [ -f "$deb" ] || fail "cargo deb did not print the package's path (got: $deb)"
-echo "built $deb in $((SECONDS - t))s"
+echo "built $deb in $((SECONDS - t))s in all"
 units=(mta-sts-daemon.service mta-sts-daemon-chroot.service mta-sts-daemon-redis.service)
 man_pages=(man1/mta-sts-daemon.1.gz man1/mta-sts-query.1.gz man5/mta-sts-daemon.yml.5.gz)
 
@@ -248,4 +254,4 @@ done
 ! getent passwd mta-sts >/dev/null || fail "user mta-sts is left after dpkg --purge"
 ! getent group mta-sts >/dev/null || fail "group mta-sts is left after dpkg --purge"
 ok "dpkg --purge left nothing behind"
-echo "package check passed in $((SECONDS - t))s"
+echo "package built and checked in $((SECONDS - t))s"
