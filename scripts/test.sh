@@ -71,6 +71,13 @@ step "supply chain: cargo deny (bans, licenses, sources)"
 command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
 cargo deny --locked check bans licenses sources
 
+# ---- Debian package (scripts/package.sh): cargo-deb (installed if missing), a release build of both
+# binaries, then dpkg -i on this machine, checks (binaries, man pages, conffile root:mta-sts 0640,
+# nologin system user, no unit enabled or running, systemd-analyze verify, the daemon over TCP and
+# over the chroot socket with postmap as postfix), dpkg --purge. Skipped if already installed here.
+step "Debian package: build, dpkg -i, check the installation, dpkg --purge"
+bash scripts/package.sh --check
+
 step "fuzz smoke: every target, ${FUZZ_SECONDS:-10}s each"
 bash scripts/fuzz.sh smoke "${FUZZ_SECONDS:-10}"
 
