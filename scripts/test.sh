@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this). Safe on a fresh machine: it
-# installs what it needs (Redis, PostgreSQL and Postfix from Debian's packages, cargo-fuzz and cargo-deny
-# from crates.io). The tests start their own private Redis, Sentinel, PostgreSQL and Postfix
+# installs what it needs (Redis, PostgreSQL and Postfix from Debian's packages, cargo-fuzz, cargo-deny
+# and cargo-deb from crates.io). The tests start their own private Redis, Sentinel, PostgreSQL and Postfix
 # processes on free ports or sockets in scratch directories, so they never touch a server already
 # running here (nor /etc/postfix). Postfix's master runs only as root, as CI runs this script.
 set -euo pipefail
