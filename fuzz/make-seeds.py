@@ -11,6 +11,9 @@ STS = [
     b"v=STSv1; id=aaa; id=bbb", b"v=STSv1; id=abc; foo=bar", b"v=STSv1; id=2016-08-31", b"v=STSv1",
     b"v=STSv1;;id=abc", b"V=STSv1; id=abc", b"v=STSv1; id=abc; x=\xc3\xa9", b"v=STSv1; id=abc; _x=1",
     b"v=STSv1; id=" + b"a" * 33,
+    # TXT-8: a later id is skipped whatever its value; the first one is still judged as an id.
+    b"v=STSv1; id=abc; id=a-b", b"v=STSv1; id=abc; foo=1; id=x.y_z", b"v=STSv1; id=a-b; id=abc",
+    b"v=STSv1; ID=abc; id=def", b"v=STSv1; id=abc; id=", b"v=STSv1; id=abc ;\t",
 ]
 TLSRPT = [
     b"v=TLSRPTv1;rua=mailto:reports@example.com",
@@ -33,6 +36,15 @@ POLICY = [
     b"version: STSv1\nmode: none\nfoo_bar: some value\nx: caf\xc3\xa9\nmax_age: 1",
     b"version: STSv1\rmode: none\rmax_age: 1", b"version: STSv1\nmode : none\n mode: x\nmx: b\xc3\xbccher.example\n",
     b"version: STSv1\nmode: enforce\nmx: *.com\nmx: mail.example.com.\nMode: x\nmax_age: 0000604800\n",
+    # POL-8: later version, mode and max_age lines are ignored without judging their value...
+    b"version: STSv1\nmode: testing\nmx: mx.example.com\nmax_age: 86400\nmode: bogus\nversion: STSv2\nmax_age: -5\n",
+    b"version: STSv1\nmode: none\nmax_age: 86400\nnote: a\nnote: b\nMode: enforce\n",
+    # ...but must still be lines of the grammar.
+    b"version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 86400\nmode:\n",
+    b"_x: 1\nversion: STSv1\nmode: none\nmax_age: 1",
+    # MATCH-1 (address-shaped patterns) and SEC-5 (wildcards too wide, for example.com).
+    b"version: STSv1\r\nmode: enforce\r\nmx: 192.0.2.1\r\nmx: *.1.2.3\r\nmx: mx.example.com\r\nmax_age: 86400\r\n",
+    b"version: STSv1\r\nmode: enforce\r\nmx: *.example.com\r\nmx: *.com\r\nmax_age: 604800\r\n",
 ]
 MX = [
     b"*.example.com\nmail.example.com", b"*.example.com\nfoo.bar.example.com", b"mail.example.com\nMAIL.example.com.",

@@ -28,11 +28,25 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("socketmap_reply", socketmap_reply),
 ];
 
-/// `StsRecord::parse`: never panics; an accepted id is 1 to 32 letters and digits.
+/// `StsRecord::parse`: never panics; an accepted id is 1 to 32 letters and digits; a later `id`
+/// field is dropped (TXT-8), whatever its value.
 pub fn sts_txt(data: &[u8]) {
     if let Ok(record) = StsRecord::parse(data) {
         let id = record.id().as_str();
         assert!((1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()));
+        // Kept as an extension, a later id would come back from Display as a second `id=`.
+        assert!(record.extensions().iter().all(|e| e.name() != "id"));
+        // Only the first id counts, so one more that is no valid id leaves the record as it was.
+        // An accepted record ends with a value or with `*WSP ";" *WSP`, never with bare WSP.
+        let end = data.iter().rposition(|&b| b != b' ' && b != b'\t');
+        let delimited = end.is_some_and(|i| data[i] == b';');
+        let mut longer = data.to_vec();
+        longer.extend_from_slice(if delimited {
+            b"id=not-an.id"
+        } else {
+            b"; id=not-an.id"
+        });
+        assert_eq!(StsRecord::parse(&longer).as_ref(), Ok(&record));
     }
 }
 
@@ -71,7 +85,8 @@ pub fn txt_select(data: &[u8]) {
     let _ = select_tlsrpt(&rrset);
 }
 
-/// `Policy::parse`: never panics; an accepted policy satisfies the RFC's invariants.
+/// `Policy::parse`: never panics; an accepted policy satisfies the RFC's invariants, and later
+/// `version`, `mode` and `max_age` lines are ignored without judging their value (POL-8).
 pub fn policy(data: &[u8]) {
     if let Ok(policy) = Policy::parse(data) {
         assert!(!policy.mode().requires_mx() || !policy.mx().is_empty());
@@ -79,18 +94,62 @@ pub fn policy(data: &[u8]) {
         for pattern in policy.mx() {
             assert_eq!(pattern.as_str().parse::<MxPattern>().as_ref(), Ok(pattern));
         }
+        // Appending after a "\n" is safe: an accepted body cannot end in a bare CR (refused), and
+        // the blank line it makes after a final terminator is allowed.
+        let mut longer = data.to_vec();
+        longer.extend_from_slice(b"\nversion: STSv9\nmode: bogus value\nmax_age: -1\n");
+        assert_eq!(Policy::parse(&longer).as_ref(), Ok(&policy));
     }
 }
 
-/// `lint`: never panics, and reports an error exactly when `Policy::parse` refuses the body.
+/// `lint`: never panics, and reports an error exactly when `Policy::parse` refuses the body, the
+/// first one being the error `parse` returns; `lint_for_domain` only adds wildcard warnings.
 pub fn policy_lint(data: &[u8]) {
     let parsed = Policy::parse(data);
     let diagnostics = lint(data);
-    let has_error = diagnostics.iter().any(|d| d.severity() == Severity::Error);
-    assert_eq!(has_error, parsed.is_err(), "{diagnostics:?}");
+    let first_error = diagnostics.iter().find(|d| d.severity() == Severity::Error);
+    match (&parsed, first_error) {
+        (Ok(_), None) => {}
+        // One grammar walk behind both: parse stops where lint reports its first error.
+        (Err(e), Some(d)) => assert_eq!((d.line(), d.error_kind()), (e.line(), Some(e.kind()))),
+        _ => panic!("parse {parsed:?}, lint {diagnostics:?}"),
+    }
+    // MATCH-1: one warning per mx line whose last label is all digits (an address, never a host).
+    if let Ok(policy) = &parsed {
+        let last_label_digits = |p: &&MxPattern| {
+            let last = p.domain().rsplit('.').next().unwrap_or_default();
+            last.bytes().all(|b| b.is_ascii_digit())
+        };
+        let address_shaped = policy.mx().iter().filter(last_label_digits).count();
+        let warned = diagnostics.iter().filter(|d| d.rule() == "MATCH-1").count();
+        assert_eq!(warned, address_shaped, "{diagnostics:?}");
+    }
+    // FETCH-8: one warning, about the whole body, exactly when it is over 64 KiB (reached only with
+    // a -max_len above 65536; the library's unit test covers that side).
+    let too_large = diagnostics.iter().filter(|d| d.rule() == "FETCH-8");
+    let too_large: Vec<_> = too_large.map(|d| (d.line(), d.severity())).collect();
+    let expected = if data.len() > 64 * 1024 {
+        vec![(None, Severity::Warning)]
+    } else {
+        vec![]
+    };
+    assert_eq!(too_large, expected);
     let domain: mta_sts_policy::Domain = "example.com".parse().expect("a domain");
     let with_domain = lint_for_domain(data, &domain);
-    assert!(with_domain.len() >= diagnostics.len());
+    // `lint`'s findings in the same order, with at most some SEC-5 warnings about wildcards added.
+    let mut expected = diagnostics.iter().peekable();
+    for d in &with_domain {
+        if expected.peek() == Some(&d) {
+            expected.next();
+        } else {
+            assert_eq!(
+                (d.rule(), d.severity()),
+                ("SEC-5", Severity::Warning),
+                "{d}"
+            );
+        }
+    }
+    assert_eq!(expected.next(), None, "{with_domain:?}");
 }
 
 /// `Policy`: parse → Display → parse gives an equal value, and `policy_strings` matches Display.
