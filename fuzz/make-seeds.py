@@ -50,6 +50,14 @@ MX = [
     b"*.example.com\nmail.example.com", b"*.example.com\nfoo.bar.example.com", b"mail.example.com\nMAIL.example.com.",
     b"*.xn--bcher-kva.example\nmx.xn--bcher-kva.example", b"mail.*.example.net\nx", b"b\xc3\xbccher.example\n\xc3\xa9",
 ]
+DOMAIN = [
+    b"example.com", b"EXAMPLE.com.", b"a.b", b"1.2.3.com", b"_dmarc.example", b"a--b.example",
+    b"XN--bcher-kva.example", b"", b".", b"a..b", b"example.com..", b"-a.example", b"exa mple.com",
+    b"example.com:25", b"[mx.example]", b"localhost", b"1.2.3.4", b"x.1", b"a" * 64 + b".example",
+    b".".join([b"a" * 62] * 4) + b".example", "bücher.example".encode(), "Bücher.Example.".encode(),
+    b"xn--zz.example", "bücher .example".encode(), "ｅｘａｍｐｌｅ.com".encode(), "bücher。example".encode(),
+    "faß.de".encode(), b"xn--fa-hia.de", "a\u200db.example".encode(), b"\xff.example",
+]
 NETSTRING = [
     b"\x19\x01" + b"19:postfix example.com,", b"\x04\x03" + b"3:abc,3:def,", b"\x10\x05" + b"012:hello world!,",
     b"\x10\x02" + b":abc,", b"\x10\x07" + b"3:abc;", b"\x02\x01" + b"99999999999:", b"\xff\xff" + b"0:,0:,",
@@ -61,7 +69,7 @@ REPLY = [b"OK secure match=mail.example.com servername=hostname", b"NOTFOUND ", 
 CORPORA = {
     "sts_txt": STS, "sts_txt_roundtrip": STS, "tlsrpt_txt": TLSRPT, "tlsrpt_txt_roundtrip": TLSRPT,
     "txt_select": SELECT, "policy": POLICY, "policy_lint": POLICY, "policy_roundtrip": POLICY,
-    "mx_pattern": MX, "netstring_stream": NETSTRING, "netstring_roundtrip": [b"hello world!", b"", b"\x00,:"],
+    "mx_pattern": MX, "domain": DOMAIN, "netstring_stream": NETSTRING, "netstring_roundtrip": [b"hello world!", b"", b"\x00,:"],
     "socketmap_request": REQUEST, "socketmap_reply": REPLY,
 }
 

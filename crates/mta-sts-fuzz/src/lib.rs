@@ -4,7 +4,7 @@
 //! calls them on the committed corpus and saved crashes with plain `cargo test`.
 #![forbid(unsafe_code)]
 
-use mta_sts_policy::{MxPattern, Policy, Severity, lint, lint_for_domain};
+use mta_sts_policy::{Domain, MxPattern, Policy, Severity, lint, lint_for_domain};
 use mta_sts_txt::{StsRecord, TlsRptRecord, select_sts, select_tlsrpt};
 use postfix_socketmap::{Reply, Request, decode_netstring, encode_netstring};
 
@@ -22,6 +22,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("policy_lint", policy_lint),
     ("policy_roundtrip", policy_roundtrip),
     ("mx_pattern", mx_pattern),
+    ("domain", domain),
     ("netstring_stream", netstring_stream),
     ("netstring_roundtrip", netstring_roundtrip),
     ("socketmap_request", socketmap_request),
@@ -134,7 +135,7 @@ pub fn policy_lint(data: &[u8]) {
         vec![]
     };
     assert_eq!(too_large, expected);
-    let domain: mta_sts_policy::Domain = "example.com".parse().expect("a domain");
+    let domain: Domain = "example.com".parse().expect("a domain");
     let with_domain = lint_for_domain(data, &domain);
     // `lint`'s findings in the same order, with at most some SEC-5 warnings about wildcards added.
     let mut expected = diagnostics.iter().peekable();
@@ -174,6 +175,53 @@ pub fn mx_pattern(data: &[u8]) {
             assert!(host.len() >= p.domain().len());
         }
     }
+}
+
+/// `Domain`: never panics; an accepted name is in normal form (lower-case A-labels, no trailing
+/// dot, at most 253 octets) and comes back equal from Display; `from_idna` gives what `new` gives
+/// for ASCII names without `xn--` labels, and never accepts an ASCII name `new` refuses.
+pub fn domain(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let name: &str = &text;
+    let plain = Domain::new(name);
+    assert_eq!(name.parse::<Domain>(), plain);
+    // `new` folds case and does nothing else to letters, so their case cannot change the verdict.
+    assert_eq!(Domain::new(&name.to_ascii_uppercase()), plain);
+    if let Ok(d) = &plain {
+        assert_normal_form(d);
+        let expected = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        assert_eq!(d.as_str(), expected);
+    }
+    let idna = Domain::from_idna(name);
+    let a_label = name.split('.').any(|label| {
+        label
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+    });
+    if name.is_ascii() && !a_label {
+        assert_eq!(idna, plain);
+    }
+    // An `xn--` label may be refused (it must decode to a valid U-label), never changed otherwise.
+    if let Ok(d) = &idna {
+        assert_normal_form(d);
+        if name.is_ascii() {
+            assert_eq!(plain.as_ref(), Ok(d));
+        }
+        // A stored name checked again must still pass: the conversion is idempotent.
+        assert_eq!(Domain::from_idna(d.as_str()).as_ref(), Ok(d));
+    }
+}
+
+fn assert_normal_form(d: &Domain) {
+    let s = d.as_str();
+    let upper = s.bytes().any(|b| b.is_ascii_uppercase());
+    assert!(
+        s.is_ascii() && !upper && !s.ends_with('.') && s.len() <= 253,
+        "{s:?}"
+    );
+    assert!(s.contains('.'), "a single label is no mail domain: {s:?}");
+    assert_eq!(Domain::new(s).as_ref(), Ok(d));
+    assert_eq!(d.to_string().parse::<Domain>().as_ref(), Ok(d));
 }
 
 /// Netstring decoding of a stream: byte 0 picks the limit, byte 1 the read size; the rest is the
