@@ -22,6 +22,24 @@ TLSRPT = [
     b"v=TLSRPTv1; rua=mailto:a@example.com; x-foo=1", b"v=TLSRPTv1; rua=https://[2001:db8::1]:8443/r?x=%20",
     b"v=TLSRPTv1; rua=mailto:a@example.com; rua=https://r.example.com/", b"v=TLSRPTv1; foo=bar",
 ]
+# RPT-3: rua destinations from ReportUri::problems' tests, then inputs that shape the URIs the
+# target builds (local part, "@", a byte choosing host name / IPv4 / IPv6 and options, the host).
+RUA = [
+    b"v=TLSRPTv1; rua=mailto:tlsrpt@example.com,https://reports.example.com/v1",
+    b"v=TLSRPTv1; rua=mailto:tls..rpt@example.com,mailto:.tlsrpt@example.com",
+    b"v=TLSRPTv1; rua=mailto:%22tls%20rpt%22@example.com,mailto:%22a%40b%22@example.com",
+    b"v=TLSRPTv1; rua=mailto:a@[192.0.2.1],mailto:a@[IPv6:2001:db8::1],mailto:a@[2001:db8::1]",
+    b"v=TLSRPTv1; rua=mailto:tls%20rpt@example.com,mailto:a(b)@example.com,mailto:%22ab@example.com",
+    b"v=TLSRPTv1; rua=mailto:a%0Ab@example.com,mailto:jos%C3%A9@example.com,mailto:a%FF@example.com",
+    b"v=TLSRPTv1; rua=mailto:a@192.0.2.1,mailto:a@example.com.,mailto:a..b@mail.123",
+    b"v=TLSRPTv1; rua=https://reports.123/,https://192.0.2.256/,https://[192.0.2.1]/,https://reports.example.com.:8443/",
+    b"v=TLSRPTv1; rua=mailto:tls+rpt@example.com?subject=TLS%20report; rua=https://[2001:db8::1]/tlsrpt",
+    b"v=TLSRPTv1; rua=MAILTO:a@Example.COM,HTTPS://192.0.2.1/tlsrpt,ftp://x.example/",
+    b"v=TLSRPTv1; rua=mailto:%2561%41@example.com,mailto:%22a%5C%22b%22@[IPv6:2001:db8::1]",
+    b"v=TLSRPTv1; rua=mailto:a@[ipv6:2001:db8::1]",
+    b"tls.rpt@\x00mx.example", b"x@\x02\xc0\x00\x02\x01", b"a!b@\x03\x20\x01\x0d\xb8",
+    b"\xff\xfe.\x80@\xf1..-a-.123",
+]
 SELECT = [
     b"v=spf1 -all\x00v=STSv1; id=a", b"v=STSv1; id=a\x00v=STSv1; id=b", b"v=STSv1; id=\x01abc123",
     b"v=STSv10; id=x\x00v=STSv1; id=a", b"v=TLSRPTv1;rua=mailto:a@exa\x01mple.com",
@@ -68,6 +86,7 @@ REPLY = [b"OK secure match=mail.example.com servername=hostname", b"NOTFOUND ", 
 
 CORPORA = {
     "sts_txt": STS, "sts_txt_roundtrip": STS, "tlsrpt_txt": TLSRPT, "tlsrpt_txt_roundtrip": TLSRPT,
+    "tlsrpt_rua_problems": RUA,
     "txt_select": SELECT, "policy": POLICY, "policy_lint": POLICY, "policy_roundtrip": POLICY,
     "mx_pattern": MX, "domain": DOMAIN, "netstring_stream": NETSTRING, "netstring_roundtrip": [b"hello world!", b"", b"\x00,:"],
     "socketmap_request": REQUEST, "socketmap_reply": REPLY,

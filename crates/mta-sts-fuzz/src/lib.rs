@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use mta_sts_policy::{Domain, MxPattern, Policy, Severity, lint, lint_for_domain};
-use mta_sts_txt::{StsRecord, TlsRptRecord, select_sts, select_tlsrpt};
+use mta_sts_txt::{ReportUri, StsRecord, TlsRptRecord, UriProblem, select_sts, select_tlsrpt};
 use postfix_socketmap::{Reply, Request, decode_netstring, encode_netstring};
 
 /// A target's body.
@@ -17,6 +17,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sts_txt_roundtrip", sts_txt_roundtrip),
     ("tlsrpt_txt", tlsrpt_txt),
     ("tlsrpt_txt_roundtrip", tlsrpt_txt_roundtrip),
+    ("tlsrpt_rua_problems", tlsrpt_rua_problems),
     ("txt_select", txt_select),
     ("policy", policy),
     ("policy_lint", policy_lint),
@@ -74,6 +75,197 @@ pub fn tlsrpt_txt_roundtrip(data: &[u8]) {
         let again = TlsRptRecord::parse(text.as_bytes()).expect("canonical TLSRPT record parses");
         assert_eq!(again, record, "{text}");
     }
+}
+
+/// `ReportUri::problems` on every `rua` URI of a TLSRPT record: never panics; the findings fit the
+/// scheme; a URI parses alone to an equal value; percent-encoding a letter or digit of a `mailto:`
+/// local part changes nothing. And URIs built from the input to be valid have no problem at all.
+pub fn tlsrpt_rua_problems(data: &[u8]) {
+    if let Ok(record) = TlsRptRecord::parse(data) {
+        record.rua().iter().for_each(check_problems);
+    }
+    let (mailto, https) = valid_destinations(data);
+    let mut expected = Vec::new();
+    for text in [&mailto, &https] {
+        let uri: ReportUri = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(uri.problems(), [], "{text}");
+        expected.push(uri);
+    }
+    assert!(matches!(
+        &expected[..],
+        [ReportUri::Mailto(_), ReportUri::Https(_)]
+    ));
+    let record = format!("v=TLSRPTv1; rua={mailto},{https}");
+    let record = TlsRptRecord::parse(record.as_bytes()).unwrap_or_else(|e| panic!("{record}: {e}"));
+    assert_eq!(record.rua(), expected);
+}
+
+fn check_problems(uri: &ReportUri) {
+    let problems = uri.problems();
+    for problem in &problems {
+        assert_eq!(problem.rule(), "RPT-3");
+        assert!(!problem.to_string().is_empty());
+    }
+    // Display writes the URI as it was in the record, which parses alone to the same value.
+    let alone = uri.to_string().parse::<ReportUri>();
+    assert_eq!(alone.as_ref(), Ok(uri));
+    match uri {
+        ReportUri::Mailto(mailto) => {
+            // At most one finding about the local part, then at most one about the domain.
+            let order: Vec<u8> = problems
+                .iter()
+                .map(|p| match p {
+                    UriProblem::LocalPart { .. } => 0,
+                    UriProblem::MailDomain { .. } => 1,
+                    _ => panic!("{p:?} for a mailto: URI"),
+                })
+                .collect();
+            assert!(matches!(order[..], [] | [0] | [1] | [0, 1]), "{problems:?}");
+            // The local part is judged percent-decoded (RFC 6068 §2), so encoding one more of its
+            // characters must not change the findings. The characters of an existing %XX stay put.
+            let text = uri.as_str();
+            let start = text.find(':').expect("a scheme") + 1;
+            let rest = text.get(start..).unwrap_or_default();
+            assert!(rest.starts_with(mailto.address()), "{text}");
+            let local = mailto.address().split('@').next().unwrap_or_default();
+            let mut i = 0;
+            let bytes = local.as_bytes();
+            while i < bytes.len() && !bytes[i].is_ascii_alphanumeric() {
+                i += if bytes[i] == b'%' { 3 } else { 1 };
+            }
+            if let Some(&b) = bytes.get(i) {
+                let at = start + i;
+                let encoded = format!("{}%{b:02X}{}", &text[..at], &text[at + 1..]);
+                let again = encoded.parse::<ReportUri>();
+                let again = again.unwrap_or_else(|e| panic!("{encoded}: {e}"));
+                assert_eq!(again.problems(), problems, "{encoded}");
+            }
+        }
+        ReportUri::Https(https) => match &problems[..] {
+            [] => {}
+            [UriProblem::HttpsHost { host, .. }] => assert_eq!(host, https.host()),
+            _ => panic!("{problems:?} for an https: URI"),
+        },
+        _ => panic!("a scheme this target does not know: {uri}"),
+    }
+}
+
+/// Atext (RFC 5322 §3.2.3) and a dot, which a dot-atom local part is made of.
+const ATEXT: &[u8] =
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~.";
+
+/// Letters, digits and hyphen: a host name's labels (RFC 1123 §2.1).
+const LDH: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+
+/// A `mailto:` and an `https:` URI that are valid by construction, shaped by `data`: before the
+/// first `@` it picks a dot-atom local part (a set top bit percent-encodes a character that could
+/// stay plain), after it a host name, IPv4 or IPv6 address, and options (port, path, headers).
+fn valid_destinations(data: &[u8]) -> (String, String) {
+    let (local_seed, host_seed) = match data.iter().position(|&b| b == b'@') {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[][..]),
+    };
+    let mut local = String::new();
+    for atom in local_seed.split(|&b| b == b'.').filter(|a| !a.is_empty()) {
+        if !local.is_empty() {
+            local.push('.');
+        }
+        for &b in atom {
+            let c = ATEXT[usize::from(b) % (ATEXT.len() - 1)];
+            // The characters of atext a URI may hold as they are (RFC 3986, less RFC 8460 §3's
+            // `!`, and `?` and `%`, which mean something in a mailto: URI).
+            let plain = c.is_ascii_alphanumeric() || b"$&'*+-/=_~".contains(&c);
+            if plain && b < 0x80 {
+                local.push(char::from(c));
+            } else {
+                local.push_str(&format!("%{c:02X}"));
+            }
+        }
+    }
+    if local.is_empty() {
+        local.push_str("tlsrpt");
+    }
+    let [choice, rest @ ..] = host_seed else {
+        return (
+            format!("mailto:{local}@example.com"),
+            "https://example.com/".to_owned(),
+        );
+    };
+    let (mail_domain, uri_host) = match choice % 4 {
+        0 | 1 => {
+            let name = host_name(rest);
+            (
+                name.clone(),
+                if choice & 0x10 != 0 { name + "." } else { name },
+            )
+        }
+        2 => {
+            let v4 = std::net::Ipv4Addr::from(octets::<4>(rest));
+            (format!("[{v4}]"), v4.to_string())
+        }
+        _ => {
+            let v6 = std::net::Ipv6Addr::from(octets::<16>(rest));
+            (format!("[IPv6:{v6}]"), format!("[{v6}]"))
+        }
+    };
+    let headers = if choice & 0x20 != 0 {
+        "?subject=TLS%20report"
+    } else {
+        ""
+    };
+    let port = match u16::from_le_bytes([*choice, rest.first().copied().unwrap_or(0)]) {
+        0 => String::new(),
+        port if choice & 0x40 != 0 => format!(":{port}"),
+        _ => String::new(),
+    };
+    let path = if choice & 0x80 != 0 {
+        "/v1/tlsrpt?x=%2C"
+    } else {
+        ""
+    };
+    (
+        format!("mailto:{local}@{mail_domain}{headers}"),
+        format!("https://{uri_host}{port}{path}"),
+    )
+}
+
+/// The first `N` bytes of `seed`, zeros after its end.
+fn octets<const N: usize>(seed: &[u8]) -> [u8; N] {
+    let mut out = [0; N];
+    out.iter_mut().zip(seed).for_each(|(o, s)| *o = *s);
+    out
+}
+
+/// A host name from `seed`: `.` splits labels, other bytes pick letters, digits and hyphens; labels
+/// cut at 63 and trimmed of hyphens, the name at 253 by dropping labels at the front, and a last
+/// label of digits only followed by one more.
+fn host_name(seed: &[u8]) -> String {
+    let mut labels: Vec<String> = seed
+        .split(|&b| b == b'.')
+        .map(|l| {
+            l.iter()
+                .map(|&b| char::from(LDH[usize::from(b) % LDH.len()]))
+                .collect::<String>()
+        })
+        .map(|l| {
+            l.chars()
+                .take(63)
+                .collect::<String>()
+                .trim_matches('-')
+                .to_owned()
+        })
+        .filter(|l| !l.is_empty())
+        .collect();
+    if labels
+        .last()
+        .is_none_or(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        labels.push("example".to_owned());
+    }
+    while labels.iter().map(|l| l.len() + 1).sum::<usize>() - 1 > 253 {
+        labels.remove(0);
+    }
+    labels.join(".")
 }
 
 /// `select_sts` / `select_tlsrpt` over an RRset: records split at 0x00, character-strings at 0x01.
