@@ -44,6 +44,15 @@ SELECT = [
     b"v=spf1 -all\x00v=STSv1; id=a", b"v=STSv1; id=a\x00v=STSv1; id=b", b"v=STSv1; id=\x01abc123",
     b"v=STSv10; id=x\x00v=STSv1; id=a", b"v=TLSRPTv1;rua=mailto:a@exa\x01mple.com",
 ]
+# TXT-3, RPT-2: the records RecordKind::guess is meant for, typos, other protocols' records.
+KIND = [
+    b"v=STSv1; id=20240101", b"v=TLSRPTv1; rua=mailto:a@example.com", b"v=TLSRPTv2; rua=mailto:a@example.com",
+    b"v=TLSPRTv1; rua=mailto:a@example.com", b"v=tlsrptv1; rua=mailto:a@example.com", b"V=STSv1; id=a",
+    b" v=STSv1; id=a", b"\tv=STSv1; id=a", b"v=STSv1; rua=mailto:a@example.com", b"rua=mailto:a@example.com",
+    b"x=1; RUA=mailto:a@example.com; id=a", b"id=abc; v=STSv1", b"v=1; id=abc",
+    b"v=DMARC1; p=none; rua=mailto:d@example.com", b"v=spf1 -all", b"", b"rua", b"ruaa=x; idx=1",
+    b" ;\tid =x", b"v=STS", b"v=TLS", b"v=", b"\xff; id=1",
+]
 RFC = b"version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: *.example.net\nmx: backupmx.example.com\nmax_age: 604800\n"
 POLICY = [
     RFC, RFC.replace(b"\n", b"\r\n"), RFC.rstrip(b"\n"),
@@ -87,7 +96,7 @@ REPLY = [b"OK secure match=mail.example.com servername=hostname", b"NOTFOUND ", 
 CORPORA = {
     "sts_txt": STS, "sts_txt_roundtrip": STS, "tlsrpt_txt": TLSRPT, "tlsrpt_txt_roundtrip": TLSRPT,
     "tlsrpt_rua_problems": RUA,
-    "txt_select": SELECT, "policy": POLICY, "policy_lint": POLICY, "policy_roundtrip": POLICY,
+    "txt_select": SELECT, "txt_kind": KIND + STS[:3] + TLSRPT[:3], "policy": POLICY, "policy_lint": POLICY, "policy_roundtrip": POLICY,
     "mx_pattern": MX, "domain": DOMAIN, "netstring_stream": NETSTRING, "netstring_roundtrip": [b"hello world!", b"", b"\x00,:"],
     "socketmap_request": REQUEST, "socketmap_reply": REPLY,
 }

@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 use mta_sts_policy::{Domain, MxPattern, Policy, Severity, lint, lint_for_domain};
-use mta_sts_txt::{ReportUri, StsRecord, TlsRptRecord, UriProblem, select_sts, select_tlsrpt};
+use mta_sts_txt::{
+    RecordKind, ReportUri, StsRecord, TlsRptRecord, UriProblem, select_sts, select_tlsrpt,
+};
 use postfix_socketmap::{Reply, Request, decode_netstring, encode_netstring};
 
 /// A target's body.
@@ -19,6 +21,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tlsrpt_txt_roundtrip", tlsrpt_txt_roundtrip),
     ("tlsrpt_rua_problems", tlsrpt_rua_problems),
     ("txt_select", txt_select),
+    ("txt_kind", txt_kind),
     ("policy", policy),
     ("policy_lint", policy_lint),
     ("policy_roundtrip", policy_roundtrip),
@@ -276,6 +279,40 @@ pub fn txt_select(data: &[u8]) {
         .collect();
     let _ = select_sts(&rrset);
     let _ = select_tlsrpt(&rrset);
+}
+
+/// `RecordKind::guess`: never panics, and agrees with the parsers: a text that parses as an
+/// MTA-STS record is guessed `Sts`, one that parses as TLSRPT `TlsRpt`, and so is the canonical
+/// form of each; whitespace before the record changes nothing.
+pub fn txt_kind(data: &[u8]) {
+    let guess = RecordKind::guess(data);
+    if let Ok(record) = StsRecord::parse(data) {
+        assert_eq!(guess, Some(RecordKind::Sts));
+        let canonical = record.to_string();
+        assert_eq!(
+            RecordKind::guess(canonical.as_bytes()),
+            guess,
+            "{canonical}"
+        );
+    }
+    if let Ok(record) = TlsRptRecord::parse(data) {
+        assert_eq!(guess, Some(RecordKind::TlsRpt));
+        let canonical = record.to_string();
+        assert_eq!(
+            RecordKind::guess(canonical.as_bytes()),
+            guess,
+            "{canonical}"
+        );
+    }
+    // Leading WSP is skipped, so a record pasted with indentation is guessed the same.
+    let mut indented = b" \t ".to_vec();
+    indented.extend_from_slice(data);
+    assert_eq!(RecordKind::guess(&indented), guess);
+    // The version tag of the guessed kind, put in front, confirms the guess.
+    if let Some(kind) = guess {
+        let tagged = [kind.version().as_bytes(), b"; ", data].concat();
+        assert_eq!(RecordKind::guess(&tagged), guess);
+    }
 }
 
 /// `Policy::parse`: never panics; an accepted policy satisfies the RFC's invariants, and later
