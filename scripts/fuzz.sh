@@ -17,6 +17,7 @@ dict_for() {
   case "$1" in
     sts_*|tlsrpt_*|txt_*) echo fuzz/dicts/txt.dict ;;
     policy*|mx_*) echo fuzz/dicts/policy.dict ;;
+    domain) echo fuzz/dicts/domain.dict ;;
     *) echo fuzz/dicts/socketmap.dict ;;
   esac
 }
