@@ -80,6 +80,13 @@ bash scripts/package.sh --check
 
 step "fuzz smoke: every target, ${FUZZ_SECONDS:-10}s each"
 bash scripts/fuzz.sh smoke "${FUZZ_SECONDS:-10}"
+# fuzz/ is outside the workspace and cargo fuzz has no --locked: its committed Cargo.lock must be
+# the one the fuzz build just used, or the fuzz dependencies float again.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- fuzz/Cargo.lock; then
+  echo "fuzz/Cargo.lock changed during the fuzz build: commit the updated file" >&2
+  git --no-pager diff --stat -- fuzz/Cargo.lock >&2
+  exit 1
+fi
 
 step "done"
 echo "${summary}"
