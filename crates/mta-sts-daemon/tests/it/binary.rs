@@ -368,12 +368,17 @@ impl Running {
 
 /// One socketmap request over `stream`; the reply's payload.
 fn ask(stream: &mut TcpStream, key: &str) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    exchange(stream, key)
+}
+
+/// The request and reply of [`ask`] over any stream (the caller bounds the wait).
+fn exchange(stream: &mut (impl Read + Write), key: &str) -> String {
     let payload = format!("postfix {key}");
     stream
         .write_all(format!("{}:{payload},", payload.len()).as_bytes())
-        .unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let mut length = Vec::new();
     let mut byte = [0u8; 1];
@@ -549,4 +554,43 @@ fn sighup_without_a_log_file_does_not_stop_lookups() {
     let (status, log) = daemon.stop();
     assert_eq!(status, Some(0), "{log}");
     assert!(log.contains("SIGHUP"), "{log}");
+}
+
+/// Issue 11, bugs 1 and 2 through the binary: a UNIX socket whose directory does not exist yet is
+/// created with that directory and the configured mode, logged by its path (not `path=Some("…")`),
+/// answers, and is gone after a clean stop.
+#[test]
+fn issue_11_unix_socket_in_a_new_directory_through_the_binary() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::net::UnixStream;
+
+    let dir = temp_path("unix-binary");
+    let _ = std::fs::remove_dir_all(&dir);
+    let socket = dir.join("mta-sts").join("mta-sts.sock");
+    let config = temp_path("unix-binary.yml");
+    std::fs::write(&config, format!("path: {}\nmode: 0660\n", socket.display())).unwrap();
+    let daemon = Running::start(&["-c", config.to_str().unwrap()]);
+    let mut stream = eventually_blocking(Duration::from_secs(10), || {
+        UnixStream::connect(&socket).ok()
+    })
+    .expect("the daemon listens on its UNIX socket");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    assert_eq!(exchange(&mut stream, "localhost"), "NOTFOUND ");
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    let directory = std::fs::metadata(socket.parent().unwrap()).unwrap();
+    assert_eq!(directory.permissions().mode() & 0o777, 0o750);
+    drop(stream);
+    let (status, log) = daemon.stop();
+    assert_eq!(status, Some(0), "{log}");
+    assert!(
+        log.contains(&format!("path={}", socket.display())),
+        "the socket is logged by its path: {log}"
+    );
+    assert!(!log.contains("Some("), "{log}");
+    assert!(log.contains("created the socket directory"), "{log}");
+    assert!(!socket.exists(), "the socket is removed at exit");
 }
