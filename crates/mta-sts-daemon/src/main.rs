@@ -1,7 +1,7 @@
 //! `mta-sts-daemon`: see `mta-sts-daemon --help`.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use std::sync::Arc;
@@ -22,9 +22,11 @@ struct Args {
     /// How much to log.
     #[arg(short, long, value_enum, default_value = "info")]
     verbosity: Verbosity,
-    /// The configuration file (YAML, postfix-mta-sts-resolver's format).
-    #[arg(short, long, default_value = "/etc/mta-sts-daemon.yml")]
-    config: PathBuf,
+    /// The configuration file (YAML, postfix-mta-sts-resolver's format) [default:
+    /// /etc/mta-sts-daemon.yml, or the built-in defaults (127.0.0.1:8461, in-memory cache) when
+    /// that file does not exist]
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Log to this file instead of standard error.
     #[arg(short, long)]
     logfile: Option<PathBuf>,
@@ -47,6 +49,30 @@ struct Args {
     port: Option<u16>,
 }
 
+/// The configuration file postfix-mta-sts-resolver reads too.
+const DEFAULT_CONFIG: &str = "/etc/mta-sts-daemon.yml";
+
+/// Where the configuration comes from.
+#[derive(Debug, PartialEq)]
+enum ConfigSource {
+    /// A file, which must exist and be valid.
+    File(PathBuf),
+    /// The built-in defaults: no `-c`, and no file at the default path.
+    BuiltIn,
+}
+
+/// Only the default path may be missing: a file named with `-c` must exist, and a default file
+/// that exists but cannot be read is an error, not a reason to run on other settings.
+fn config_source(explicit: Option<PathBuf>, default: &Path) -> ConfigSource {
+    match explicit {
+        Some(path) => ConfigSource::File(path),
+        None => match std::fs::symlink_metadata(default) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigSource::BuiltIn,
+            _ => ConfigSource::File(default.to_path_buf()),
+        },
+    }
+}
+
 /// What `run` needs from the command line.
 struct RunArgs {
     pidfile: Option<PathBuf>,
@@ -62,7 +88,7 @@ struct LogFile {
 }
 
 impl LogFile {
-    fn open(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    fn open(path: &Path) -> std::io::Result<std::fs::File> {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -156,7 +182,22 @@ fn main() -> ExitCode {
             eprintln!("mta-sts-daemon: {message}");
         }
     };
-    let (config, warnings) = match Config::load(&args.config) {
+    let source = config_source(args.config.clone(), Path::new(DEFAULT_CONFIG));
+    let config_path = match &source {
+        ConfigSource::File(path) => path.clone(),
+        ConfigSource::BuiltIn => PathBuf::from(DEFAULT_CONFIG),
+    };
+    let loaded = match &source {
+        ConfigSource::File(path) => Config::load(path),
+        ConfigSource::BuiltIn => {
+            tracing::warn!(
+                "{DEFAULT_CONFIG} does not exist: running on the built-in defaults \
+                 (127.0.0.1:8461, in-memory cache, nothing kept across restarts); name a file with -c"
+            );
+            Ok((Config::default(), Vec::new()))
+        }
+    };
+    let (config, warnings) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
             fatal(&e.to_string());
@@ -167,7 +208,7 @@ fn main() -> ExitCode {
         }
     };
     for warning in warnings {
-        tracing::warn!("{}: {warning}", args.config.display());
+        tracing::warn!("{}: {warning}", config_path.display());
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -276,7 +317,7 @@ impl PidFile {
             .with_context(|| format!("cannot write {}", path.display()))?;
         if let Some(user) = &identity.user {
             let _ = std::os::unix::fs::chown(&path, Some(user.uid.as_raw()), None);
-            let directory = path.parent().unwrap_or(std::path::Path::new("/"));
+            let directory = path.parent().unwrap_or(Path::new("/"));
             if !writable_by(
                 directory,
                 user.uid.as_raw(),
@@ -303,7 +344,7 @@ impl Drop for PidFile {
 }
 
 /// Whether `uid` (with primary group `gid`) may create and remove files in `directory`.
-fn writable_by(directory: &std::path::Path, uid: u32, gid: Option<u32>) -> bool {
+fn writable_by(directory: &Path, uid: u32, gid: Option<u32>) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(meta) = std::fs::metadata(directory) else {
         return false;
@@ -377,7 +418,7 @@ async fn run(
             format!("listening on {addr}")
         }
         (None, path) => {
-            let path = path.unwrap_or(std::path::Path::new("?"));
+            let path = path.unwrap_or(Path::new("?"));
             tracing::info!(path = %path.display(), cache = config.cache.kind(), "listening");
             format!("listening on {}", path.display())
         }
@@ -399,4 +440,37 @@ async fn run(
     daemon.serve(listener, shutdown).await?;
     drop(pidfile);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_missing_default_configuration_means_the_built_in_defaults() {
+        let dir = std::env::temp_dir().join(format!("mta-sts-daemon-main-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let present = dir.join("present.yml");
+        std::fs::write(&present, "port: 8461\n").unwrap();
+        let missing = dir.join("missing.yml");
+        // A dangling symbolic link is a mistake to report, not an absent file.
+        let dangling = dir.join("dangling.yml");
+        let _ = std::fs::remove_file(&dangling);
+        std::os::unix::fs::symlink(&missing, &dangling).unwrap();
+
+        assert_eq!(config_source(None, &missing), ConfigSource::BuiltIn);
+        assert_eq!(
+            config_source(None, &present),
+            ConfigSource::File(present.clone())
+        );
+        assert_eq!(
+            config_source(None, &dangling),
+            ConfigSource::File(dangling.clone())
+        );
+        assert_eq!(
+            config_source(Some(missing.clone()), &present),
+            ConfigSource::File(missing)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
