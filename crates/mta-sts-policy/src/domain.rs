@@ -28,6 +28,9 @@ use std::str::FromStr;
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Domain(Box<str>);
 
+/// The longest name in octets (RFC 1035 §2.3.4: 255 on the wire, less the length octets).
+const MAX_NAME: usize = 253;
+
 /// Why a name is not a [`Domain`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -89,6 +92,13 @@ impl Domain {
                     .unwrap_or(' '),
             ));
         }
+        // Every code point that reaches the A-label form costs at least one of its 253 octets
+        // and at most 4 bytes of UTF-8, so a longer input cannot fit: refuse it before the
+        // conversion, whose cost grows with the input (only code points UTS #46 drops, like soft
+        // hyphens, could make such a name shorter, and no real name is built of them).
+        if name.len() > 4 * MAX_NAME {
+            return Err(DomainError::TooLong);
+        }
         let ascii = idna::domain_to_ascii(name).map_err(|_| DomainError::Idna)?;
         check(&ascii)?;
         Ok(Self(ascii.into_boxed_str()))
@@ -124,7 +134,7 @@ fn check(name: &str) -> Result<(), DomainError> {
     if !name.is_ascii() {
         return Err(DomainError::NotAscii);
     }
-    if name.len() > 253 {
+    if name.len() > MAX_NAME {
         return Err(DomainError::TooLong);
     }
     let mut labels = 0usize;
@@ -276,6 +286,28 @@ mod tests {
             Domain::from_idna("bücher .example"),
             Err(DomainError::Character(' '))
         );
+    }
+
+    /// The longest names in U-label form still convert; an input that could not fit in 253
+    /// octets is refused before the conversion.
+    #[cfg(feature = "idna")]
+    #[test]
+    fn idna_input_bound() {
+        // Four labels of 14 four-byte code points: 227 bytes of UTF-8, each label an A-label of
+        // fewer than 63 octets.
+        let label = "😀".repeat(14);
+        let long = format!("{label}.{label}.{label}.{label}.example");
+        let converted = Domain::from_idna(&long).unwrap();
+        assert!(converted.as_str().len() <= MAX_NAME, "{converted}");
+        // Full-width letters: 3 bytes each in UTF-8, one octet each once mapped.
+        let wide = format!("{}.example", "ａ".repeat(60));
+        assert_eq!(
+            Domain::from_idna(&wide).unwrap().as_str(),
+            format!("{}.example", "a".repeat(60))
+        );
+        let huge = format!("{}.example", "ü.".repeat(600));
+        assert!(huge.len() > 4 * MAX_NAME);
+        assert_eq!(Domain::from_idna(&huge), Err(DomainError::TooLong));
     }
 
     /// The ASCII shortcut of `from_idna` must give exactly what the full IDNA path gives.

@@ -206,7 +206,10 @@ fn https(text: &str, start: usize) -> Result<HttpsUri, UriErrorKind> {
         _ => (authority, None),
     };
     // RFC 3986 hosts: a name, dotted IPv4, or a bracketed IPv6 address (not SMTP's "IPv6:" form).
-    let uri_ip = host.starts_with('[') && !host.contains("IPv6:") && is_ip_literal(host);
+    let uri_ip = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .is_some_and(|inner| ipv6_tagged(inner).is_none() && is_ip_literal(host));
     if !(is_domain(host) || uri_ip || host.parse::<std::net::Ipv4Addr>().is_ok()) {
         return Err(UriErrorKind::HttpsAuthority);
     }
@@ -239,11 +242,16 @@ fn is_domain(name: &str) -> bool {
 fn is_ip_literal(host: &str) -> bool {
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         return inner.parse::<std::net::IpAddr>().is_ok()
-            || inner
-                .strip_prefix("IPv6:")
-                .is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok());
+            || ipv6_tagged(inner).is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok());
     }
     host.parse::<std::net::Ipv4Addr>().is_ok()
+}
+
+/// The address after SMTP's `IPv6:` tag (RFC 5321 §4.1.3), which like every quoted ABNF string is
+/// case-insensitive (RFC 5234 §2.3): `[ipv6:2001:db8::1]` is as valid as `[IPv6:2001:db8::1]`.
+fn ipv6_tagged(inner: &str) -> Option<&str> {
+    let tag = inner.get(..5)?;
+    tag.eq_ignore_ascii_case("IPv6:").then(|| &inner[5..])
 }
 
 #[cfg(test)]
@@ -269,6 +277,19 @@ mod tests {
             parse("MAILTO:a@example.com"),
             Ok(Ok(ReportUri::Mailto(_)))
         ));
+        // RPT-3: the address-literal tag is case-insensitive, as in the problems() check.
+        for literal in [
+            "[IPv6:2001:db8::1]",
+            "[ipv6:2001:db8::1]",
+            "[IPV6:2001:db8::1]",
+        ] {
+            let uri = format!("mailto:a@{literal}");
+            let Ok(Ok(parsed)) = parse(&uri) else {
+                panic!("{uri} not parsed")
+            };
+            assert!(matches!(parsed, ReportUri::Mailto(_)), "{uri}");
+            assert_eq!(parsed.problems(), Vec::new(), "{uri}");
+        }
         for bad in [
             "mailto:",
             "mailto:example.com",
@@ -303,6 +324,7 @@ mod tests {
             "https://u@h.example/",
             "https://h.example:/",
             "https://[IPv6:2001:db8::1]/",
+            "https://[ipv6:2001:db8::1]/",
             "https://h.example:0/",
         ] {
             assert_eq!(
