@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use mta_sts_cache::CachedPolicy;
+use mta_sts_fetch::DaneError;
 use mta_sts_policy::{Domain, Mode, Policy};
 use mta_sts_resolver::Outcome;
 use postfix_socketmap::{MAX_REPLY_LEN, Reply};
+use smtp_dane::DaneState;
 
 /// What to answer when discovery fails and no valid policy is cached (`on_failure:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -32,6 +34,8 @@ pub struct ZoneRules {
     pub tlsrpt: bool,
     /// The answer when discovery fails with nothing valid cached.
     pub on_failure: OnFailure,
+    /// Look up DANE first and answer `dane`/`dane-only` when the domain has it.
+    pub dane: bool,
 }
 
 impl Default for ZoneRules {
@@ -41,6 +45,7 @@ impl Default for ZoneRules {
             require_sni: true,
             tlsrpt: false,
             on_failure: OnFailure::NotFound,
+            dane: false,
         }
     }
 }
@@ -78,6 +83,24 @@ pub fn answer(domain: &Domain, outcome: &Outcome, rules: &ZoneRules) -> Reply {
             "MTA-STS policy discovery for {domain} failed: {failure}"
         )),
         _ => Reply::NotFound,
+    }
+}
+
+/// The reply DANE gives `domain`, or `None` when DANE does not apply and MTA-STS decides.
+///
+/// APPLY-4, DANE-2: `OK dane-only` when every MX host publishes usable TLSA records, `OK dane`
+/// when some do; no TLSRPT attributes, since Postfix reports DANE itself (DANE-7). DANE-4: when
+/// the state could not be established (SERVFAIL, timeout, a bogus signature), `TEMP`, never a
+/// silent fall back to MTA-STS or to no policy.
+pub fn dane_answer(domain: &Domain, state: Result<&DaneState, &DaneError>) -> Option<Reply> {
+    match state {
+        Ok(state) => state
+            .verdict()
+            .postfix_level()
+            .map(|level| Reply::Ok(level.to_owned())),
+        Err(error) => Some(Reply::Temp(format!(
+            "DANE state of {domain} unknown: {error}"
+        ))),
     }
 }
 

@@ -196,6 +196,21 @@ pub struct Zone {
     pub tlsrpt: bool,
     /// `notfound` (default) or `temp` when discovery fails with nothing cached (our addition).
     pub on_failure: OnFailure,
+    /// DANE before MTA-STS (our addition, off by default).
+    pub dane: DaneZone,
+}
+
+/// `dane:` in a zone (our addition): look up the domain's DANE state (DNSSEC-validated MX,
+/// addresses and TLSA records) and answer `dane-only` or `dane` when it has DANE, so that MTA-STS
+/// never overrides DANE (RFC 8461 §2). Useful only when Postfix validates DNSSEC itself
+/// (`smtp_dns_support_level = dnssec`); without that, Postfix downgrades those answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct DaneZone {
+    /// Default false: answers stay exactly postfix-mta-sts-resolver's.
+    #[serde(deserialize_with = "scalar::boolean")]
+    pub enabled: bool,
 }
 
 impl Default for Zone {
@@ -206,6 +221,7 @@ impl Default for Zone {
             require_sni: true,
             tlsrpt: false,
             on_failure: OnFailure::NotFound,
+            dane: DaneZone::default(),
         }
     }
 }
@@ -218,6 +234,7 @@ impl Zone {
             require_sni: self.require_sni,
             tlsrpt: self.tlsrpt,
             on_failure: self.on_failure,
+            dane: self.dane.enabled,
         }
     }
 }
@@ -229,6 +246,9 @@ impl Zone {
 pub struct Dns {
     /// `IP:PORT` name servers; empty means `/etc/resolv.conf`.
     pub nameservers: Vec<SocketAddr>,
+    /// DNSKEY records (zone-file syntax, as `/usr/share/dns/root.key`) that DNSSEC validation of
+    /// DANE lookups starts from; default: the root zone's keys built into the daemon.
+    pub trust_anchor: Option<PathBuf>,
 }
 
 /// `tls:` (our addition).
@@ -314,6 +334,11 @@ impl Config {
     /// The zone for a socketmap name: `zones.NAME`, else `default_zone` (SOCK-10).
     pub fn zone(&self, name: &str) -> &Zone {
         self.zones.get(name).unwrap_or(&self.default_zone)
+    }
+
+    /// Whether any zone (or the default zone) looks up DANE.
+    pub fn dane_enabled(&self) -> bool {
+        self.default_zone.dane.enabled || self.zones.values().any(|z| z.dane.enabled)
     }
 
     /// The longest discovery deadline of any zone: what one shared policy fetch may take.

@@ -17,13 +17,14 @@
 //! - [`exit_status`]: which failures are configuration errors (78) and which are not (1).
 #![forbid(unsafe_code)]
 
-pub use answer::{OnFailure, ZoneRules, answer};
+pub use answer::{OnFailure, ZoneRules, answer, dane_answer};
 pub use cache::{
     CacheConfig, InternalOptions, PostgresOptions, RedisOptions, SentinelAddress, SentinelOptions,
     SharedCache, SqliteOptions,
 };
 pub use config::{
-    Config, ConfigError, Dns, InvalidValue, Proactive, RootsSetting, SocketMode, Tls, Zone,
+    Config, ConfigError, DaneZone, Dns, InvalidValue, Proactive, RootsSetting, SocketMode, Tls,
+    Zone,
 };
 pub use key::{Key, Skip, normalize_key};
 pub use listener::Listener;

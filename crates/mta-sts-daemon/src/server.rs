@@ -7,7 +7,10 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
-use mta_sts_fetch::{DnsClient, FetchConfig, PolicyClient, Proxy, Roots, SystemClock, clients};
+use mta_sts_fetch::{
+    DaneClient, DnsClient, DnssecTrust, FetchConfig, PolicyClient, Proxy, Roots, SystemClock,
+    clients,
+};
 use mta_sts_policy::Domain;
 use mta_sts_resolver::{
     CacheReason, Clock, Failure, Outcome, Resolver, ResolverConfig, ResultType, Stage,
@@ -19,11 +22,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
-use crate::answer::ReplyMemo;
+use crate::answer::{ReplyMemo, dane_answer};
 use crate::answer_log::AnswerLog;
 use crate::cache::SharedCache;
 use crate::listener::Stream;
-use crate::{Config, Key, Listener, RootsSetting, ZoneRules, normalize_key};
+use crate::{Config, Key, Listener, RootsSetting, Zone, ZoneRules, normalize_key};
 
 /// How long the cache may take to answer once a lookup's deadline has passed.
 const CACHE_WAIT: Duration = Duration::from_secs(1);
@@ -31,6 +34,8 @@ const CACHE_WAIT: Duration = Duration::from_secs(1);
 const IDLE: Duration = Duration::from_secs(60);
 /// How many domains' last replies are kept ready (the hot set; a miss only costs formatting).
 const REPLY_MEMO: usize = 16_384;
+/// How many domains' DANE states are kept (each for its DNS TTL).
+const DANE_CACHE: usize = 65_536;
 
 /// The clock the daemon judges policy lifetimes by: the system's, or one a test drives.
 pub type DaemonClock = Arc<dyn Clock>;
@@ -44,6 +49,7 @@ pub struct Daemon {
     replies: Arc<ReplyMemo>,
     answers: Arc<AnswerLog>,
     clock: DaemonClock,
+    dane: Option<DaneClient>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -88,12 +94,27 @@ impl Daemon {
         let cache = config.cache.open(config.cache_grace)?;
         let resolver_config = ResolverConfig::default().with_grace(config.cache_grace);
         let resolver = Resolver::new(dns, https, cache, Arc::clone(&clock), resolver_config);
+        let dane = if config.dane_enabled() {
+            let trust = match &config.dns.trust_anchor {
+                Some(path) => DnssecTrust::AnchorFile(path.clone()),
+                None => DnssecTrust::Root,
+            };
+            tracing::warn!(
+                "DANE is on: answers may be \"dane\" or \"dane-only\", which Postfix applies only with \
+                 smtp_dns_support_level = dnssec and a DNSSEC-validating resolver in its resolv.conf; \
+                 without them Postfix downgrades those answers (see mta-sts-daemon.yml(5), dane)"
+            );
+            Some(DaneClient::new(fetch, &trust, DANE_CACHE)?)
+        } else {
+            None
+        };
         Ok(Self {
             config: Arc::new(config),
             resolver,
             replies: Arc::new(ReplyMemo::new(REPLY_MEMO)),
             answers: Arc::new(AnswerLog::new()),
             clock,
+            dane,
         })
     }
 
@@ -108,23 +129,81 @@ impl Daemon {
             }
         };
         let rules = zone.rules();
+        match &self.dane {
+            Some(dane) if rules.dane => self.dane_first(dane, &domain, zone, &rules).await,
+            _ => self.mta_sts(&domain, zone, &rules).await,
+        }
+    }
+
+    /// APPLY-4: the DANE state decides first; MTA-STS answers only when DANE does not apply. A
+    /// cold DANE lookup runs while MTA-STS discovery starts, so neither waits for the other.
+    async fn dane_first(
+        &self,
+        dane: &DaneClient,
+        domain: &Domain,
+        zone: &Zone,
+        rules: &ZoneRules,
+    ) -> Reply {
+        if let Some(state) = dane.cached(domain.as_str()) {
+            return match dane_answer(domain, state.as_deref().map_err(|e| &**e)) {
+                Some(reply) => reply,
+                None => self.mta_sts(domain, zone, rules).await,
+            };
+        }
+        let mut policy = pin!(self.mta_sts(domain, zone, rules));
+        let mut looked_up = pin!(tokio::time::timeout(
+            zone.timeout,
+            dane.state(domain.as_str())
+        ));
+        let mut early = None;
+        let state = loop {
+            tokio::select! {
+                state = &mut looked_up => break state,
+                reply = &mut policy, if early.is_none() => early = Some(reply),
+            }
+        };
+        let reply = match state {
+            Ok(Ok(state)) => {
+                tracing::info!(%domain, dane = %state, "DANE state");
+                dane_answer(domain, Ok(&state))
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%domain, %error, "DANE lookup failed: TEMP, never a fall back to MTA-STS");
+                dane_answer(domain, Err(&error))
+            }
+            Err(_) => {
+                tracing::warn!(%domain, "DANE lookup exceeded the zone timeout of {:.1} s: TEMP", zone.timeout.as_secs_f64());
+                Some(Reply::Temp(format!(
+                    "DANE state of {domain} unknown: no answer within the zone timeout of {:.1} s",
+                    zone.timeout.as_secs_f64()
+                )))
+            }
+        };
+        match (reply, early) {
+            (Some(reply), _) | (None, Some(reply)) => reply,
+            (None, None) => policy.await,
+        }
+    }
+
+    /// The MTA-STS answer.
+    async fn mta_sts(&self, domain: &Domain, zone: &Zone, rules: &ZoneRules) -> Reply {
         // A warm lookup completes on its first poll; only one that has to wait gets a timer.
-        let mut pending = pin!(self.resolver.lookup(&domain));
+        let mut pending = pin!(self.resolver.lookup(domain));
         let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
         let looked_up = match first {
             Poll::Ready(lookup) => Ok(lookup),
             Poll::Pending => tokio::time::timeout(zone.timeout, pending).await,
         };
         let Ok(mut lookup) = looked_up else {
-            return self.past_deadline(&domain, zone.timeout, &rules).await;
+            return self.past_deadline(domain, zone.timeout, rules).await;
         };
         if let Some(refresh) = lookup.take_refresh() {
             tokio::spawn(refresh.run());
         }
         let outcome = lookup.outcome();
-        let reply = self.replies.answer(&domain, outcome, &rules);
-        self.answers.note(&domain, outcome, &reply);
-        tracing::debug!(%domain, map = request.name(), reply = %reply, "lookup");
+        let reply = self.replies.answer(domain, outcome, rules);
+        self.answers.note(domain, outcome, &reply);
+        tracing::debug!(%domain, reply = %reply, "lookup");
         reply
     }
 

@@ -35,25 +35,7 @@ impl std::fmt::Debug for DnsClient {
 impl DnsClient {
     /// A client for `config.nameservers`, or the system configuration when there are none.
     pub fn new(config: &FetchConfig) -> Result<Self, ConfigError> {
-        let mut builder = if config.nameservers.is_empty() {
-            TokioResolver::builder_tokio().map_err(|e| ConfigError::SystemDns(Box::new(e)))?
-        } else {
-            let servers = config
-                .nameservers
-                .iter()
-                .map(|addr| {
-                    let mut udp = ConnectionConfig::new(ProtocolConfig::Udp);
-                    udp.port = addr.port();
-                    let mut tcp = ConnectionConfig::new(ProtocolConfig::Tcp);
-                    tcp.port = addr.port();
-                    NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
-                })
-                .collect();
-            TokioResolver::builder_with_config(
-                ResolverConfig::from_name_servers(servers),
-                TokioRuntimeProvider::default(),
-            )
-        };
+        let mut builder = resolver_builder(config)?;
         let opts = builder.options_mut();
         // Each try gets part of the deadline; the whole lookup is also bounded by `timeout`.
         opts.timeout = config.timeout / 2;
@@ -232,7 +214,32 @@ impl TxtLookup for DnsClient {
     }
 }
 
-fn absolute(name: &str) -> Result<Name, DnsError> {
+/// A resolver builder for `config.nameservers` (UDP and TCP on each one's port), or for the
+/// system configuration when there are none.
+pub(crate) fn resolver_builder(
+    config: &FetchConfig,
+) -> Result<hickory_resolver::ResolverBuilder<TokioRuntimeProvider>, ConfigError> {
+    if config.nameservers.is_empty() {
+        return TokioResolver::builder_tokio().map_err(|e| ConfigError::SystemDns(Box::new(e)));
+    }
+    let servers = config
+        .nameservers
+        .iter()
+        .map(|addr| {
+            let mut udp = ConnectionConfig::new(ProtocolConfig::Udp);
+            udp.port = addr.port();
+            let mut tcp = ConnectionConfig::new(ProtocolConfig::Tcp);
+            tcp.port = addr.port();
+            NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
+        })
+        .collect();
+    Ok(TokioResolver::builder_with_config(
+        ResolverConfig::from_name_servers(servers),
+        TokioRuntimeProvider::default(),
+    ))
+}
+
+pub(crate) fn absolute(name: &str) -> Result<Name, DnsError> {
     Name::from_ascii(format!("{}.", name.trim_end_matches('.'))).map_err(|_| {
         DnsError::InvalidName {
             name: name.to_owned(),
@@ -241,7 +248,7 @@ fn absolute(name: &str) -> Result<Name, DnsError> {
 }
 
 /// `name` in lower case without the trailing dot.
-fn relative(name: &Name) -> String {
+pub(crate) fn relative(name: &Name) -> String {
     let ascii = name.to_ascii();
     ascii
         .strip_suffix('.')
@@ -253,7 +260,7 @@ fn is_no_records(e: &NetError) -> bool {
     matches!(e, NetError::Dns(HickoryDnsError::NoRecordsFound(_)))
 }
 
-fn dns_error(name: &str, e: NetError, timeout: Duration) -> DnsError {
+pub(crate) fn dns_error(name: &str, e: NetError, timeout: Duration) -> DnsError {
     let name = name.to_owned();
     match e {
         NetError::Dns(HickoryDnsError::ResponseCode(code)) => DnsError::Response {

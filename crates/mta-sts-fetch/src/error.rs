@@ -196,6 +196,14 @@ pub enum ConfigError {
         "proxy URL {0:?} is not of the form http://[user:password@]host:port (HTTPS and SOCKS proxies are not supported)"
     )]
     ProxyUrl(String),
+    /// The DNSSEC trust anchor file for DANE lookups could not be read or used.
+    #[error("DNSSEC trust anchor {path}: {reason}")]
+    TrustAnchor {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The User-Agent contains characters a header cannot carry.
     #[error("User-Agent {0:?} is not a valid header value")]
     UserAgent(String),

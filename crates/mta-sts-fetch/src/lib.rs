@@ -42,6 +42,7 @@
 
 pub use clock::SystemClock;
 pub use config::{FetchConfig, Proxy, Roots};
+pub use dane::{DaneClient, DaneError, DnssecTrust};
 pub use dns::{DnsClient, MxRecord};
 pub use error::{CertificateProblem, ConfigError, DnsError, FetchError, utc_date};
 pub use https::PolicyClient;
@@ -50,6 +51,7 @@ pub use probe::{HttpVersion, PolicyAttempt, TlsDetails, TlsProbe, TlsVersion};
 mod cert;
 mod clock;
 mod config;
+mod dane;
 mod dns;
 mod error;
 mod https;

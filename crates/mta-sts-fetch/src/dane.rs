@@ -1,0 +1,394 @@
+//! DANE lookups (RFC 7672 §2.2): the MX RRset, each MX host's addresses and TLSA records,
+//! validated with DNSSEC in process, judged by `smtp-dane`, cached for the answers' TTL.
+//!
+//! A separate resolver from [`DnsClient`](crate::DnsClient)'s: MTA-STS lookups must never depend on
+//! DNSSEC (an unsigned or oddly signed policy host is normal), while here every answer must be
+//! validated.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use hickory_resolver::TokioResolver;
+use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
+use hickory_resolver::proto::dnssec::{Proof, TrustAnchors};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{RData, Record, RecordType};
+use smtp_dane::{DaneState, HostAnswer, HostDane, MxAnswer, Tlsa};
+use tokio::time::Instant;
+
+use crate::dns::{absolute, dns_error, relative, resolver_builder};
+use crate::{ConfigError, DnsError, FetchConfig};
+
+/// MX hosts examined at once for one domain.
+const HOST_CONCURRENCY: usize = 4;
+/// MX hosts examined per domain; Postfix itself tries at most 5 by default
+/// (`smtp_mx_address_limit`), so more would only cost lookups.
+const MAX_HOSTS: usize = 16;
+/// How long a failed DANE lookup is remembered, so that a failing zone does not cost a full
+/// lookup for every message queued to it.
+const FAILURE_HOLD: Duration = Duration::from_secs(5);
+/// The longest a DANE state is kept, whatever the TTLs say.
+const MAX_TTL: Duration = Duration::from_secs(86_400);
+/// The TTL of a negative answer without an SOA to take it from.
+const NEGATIVE_TTL: u32 = 60;
+
+/// Where DNSSEC validation of DANE lookups starts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DnssecTrust {
+    /// The root zone's key-signing keys built into hickory (KSK-2017 and KSK-2024).
+    #[default]
+    Root,
+    /// The DNSKEY records in this file, in zone-file syntax (as `/usr/share/dns/root.key`):
+    /// for a private root, or tests.
+    AnchorFile(PathBuf),
+}
+
+/// Why a domain's DANE state could not be established. A caller must not treat this as "no
+/// DANE": deliver later (Postfix `TEMP`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DaneError {
+    /// An answer failed DNSSEC validation (a bad or expired signature, a broken chain of trust).
+    #[error("dns: {name} {rtype}: DNSSEC validation failed (bogus)")]
+    Bogus {
+        /// The name queried.
+        name: String,
+        /// The type queried.
+        rtype: RecordType,
+    },
+    /// The lookup failed: SERVFAIL, no answer, no reachable server.
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+    /// The whole DANE lookup did not finish within the deadline.
+    #[error("DANE lookup for {domain}: no answer within {:.1} s", .timeout.as_secs_f64())]
+    Timeout {
+        /// The domain.
+        domain: String,
+        /// The deadline.
+        timeout: Duration,
+    },
+}
+
+/// A validated answer: records and whether all of them are secure, or a denial and whether it is.
+enum Answer {
+    Records {
+        records: Vec<Record>,
+        secure: bool,
+        ttl: u32,
+    },
+    Denied {
+        nxdomain: bool,
+        secure: bool,
+        ttl: u32,
+    },
+}
+
+impl Answer {
+    fn ttl(&self) -> u32 {
+        match self {
+            Self::Records { ttl, .. } | Self::Denied { ttl, .. } => *ttl,
+        }
+    }
+}
+
+/// DANE lookups through a validating hickory resolver: [`DaneClient::lookup`] gathers and judges
+/// one domain; [`DaneClient::state`] does the same through a cache that keeps each state for its
+/// TTL and runs one lookup per domain at a time.
+#[derive(Clone)]
+pub struct DaneClient {
+    resolver: Arc<TokioResolver>,
+    timeout: Duration,
+    cache: Arc<quick_cache::sync::Cache<String, Cached>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    state: Result<Arc<DaneState>, Arc<DaneError>>,
+    expires: Instant,
+}
+
+impl std::fmt::Debug for DaneClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DaneClient")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DaneClient {
+    /// A client for `config.nameservers` (or the system's) that validates from `trust`; the whole
+    /// lookup of one domain is bounded by `config.timeout`. `capacity` bounds the cache (domains).
+    pub fn new(
+        config: &FetchConfig,
+        trust: &DnssecTrust,
+        capacity: usize,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = resolver_builder(config)?;
+        if let DnssecTrust::AnchorFile(path) = trust {
+            let anchors = TrustAnchors::from_file(path).map_err(|e| ConfigError::TrustAnchor {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            if anchors.is_empty() {
+                return Err(ConfigError::TrustAnchor {
+                    path: path.display().to_string(),
+                    reason: "no DNSKEY record for the root zone".into(),
+                });
+            }
+            builder = builder.with_trust_anchor(Arc::new(anchors));
+        }
+        let opts = builder.options_mut();
+        opts.validate = true;
+        opts.timeout = config.timeout / 2;
+        opts.attempts = 2;
+        let resolver = builder
+            .build()
+            .map_err(|e| ConfigError::SystemDns(Box::new(e)))?;
+        Ok(Self {
+            resolver: Arc::new(resolver),
+            timeout: config.timeout,
+            cache: Arc::new(quick_cache::sync::Cache::new(capacity.max(1))),
+        })
+    }
+
+    /// The cached state of `domain` if it is still fresh, without waiting: the warm path.
+    pub fn cached(&self, domain: &str) -> Option<Result<Arc<DaneState>, Arc<DaneError>>> {
+        self.cache
+            .get(domain)
+            .filter(|c| c.expires > Instant::now())
+            .map(|c| c.state)
+    }
+
+    /// The DANE state of `domain`, from the cache while its TTL lasts; otherwise looked up, with
+    /// concurrent callers for the same domain waiting for one lookup. A failure is remembered
+    /// for a few seconds.
+    pub async fn state(&self, domain: &str) -> Result<Arc<DaneState>, Arc<DaneError>> {
+        let now = Instant::now();
+        self.cache.remove_if(domain, |c| c.expires <= now);
+        let guard = match self.cache.get_value_or_guard_async(domain).await {
+            Ok(cached) => return cached.state,
+            Err(guard) => guard,
+        };
+        let state = self.lookup(domain).await.map(Arc::new).map_err(Arc::new);
+        let hold = match &state {
+            Ok(state) => state.ttl(),
+            Err(_) => FAILURE_HOLD,
+        };
+        let _ = guard.insert(Cached {
+            state: state.clone(),
+            expires: Instant::now() + hold,
+        });
+        state
+    }
+
+    /// Forgets the cached state of `domain`.
+    pub fn forget(&self, domain: &str) {
+        self.cache.remove(domain);
+    }
+
+    /// Looks up and judges the DANE state of `domain`, bypassing the cache.
+    pub async fn lookup(&self, domain: &str) -> Result<DaneState, DaneError> {
+        tokio::time::timeout(self.timeout, self.gather(domain))
+            .await
+            .map_err(|_| DaneError::Timeout {
+                domain: domain.to_owned(),
+                timeout: self.timeout,
+            })?
+    }
+
+    async fn gather(&self, domain: &str) -> Result<DaneState, DaneError> {
+        let (mx, mx_ttl) = self.mx(domain).await?;
+        let names: Vec<String> = match &mx {
+            MxAnswer::Secure(hosts) => hosts.clone(),
+            MxAnswer::Implicit(host) => vec![host.clone()],
+            _ => Vec::new(),
+        };
+        let results: Vec<Result<(HostDane, u32), DaneError>> = futures_util::stream::iter(names)
+            .map(|host| self.host(host))
+            .buffered(HOST_CONCURRENCY)
+            .collect()
+            .await;
+        let mut ttl = mx_ttl;
+        let mut hosts = Vec::with_capacity(results.len());
+        for result in results {
+            let (host, host_ttl) = result?;
+            ttl = ttl.min(host_ttl);
+            hosts.push(host);
+        }
+        let ttl = Duration::from_secs(u64::from(ttl.max(1))).min(MAX_TTL);
+        Ok(DaneState::new(mx, hosts, ttl))
+    }
+
+    async fn mx(&self, domain: &str) -> Result<(MxAnswer, u32), DaneError> {
+        let answer = self.query(domain, RecordType::MX).await?;
+        let ttl = answer.ttl();
+        let mx = match answer {
+            Answer::Records { secure: false, .. } | Answer::Denied { secure: false, .. } => {
+                MxAnswer::Insecure
+            }
+            Answer::Denied { nxdomain: true, .. } => MxAnswer::NoMailHost,
+            Answer::Denied { .. } => MxAnswer::Implicit(normalise(domain)),
+            Answer::Records { records, .. } => {
+                let mut exchanges: Vec<(u16, String)> = records
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::MX(mx) => Some((mx.preference, relative(&mx.exchange))),
+                        _ => None,
+                    })
+                    .collect();
+                exchanges.sort();
+                // RFC 7505: a lone "." exchange says the domain accepts no mail.
+                if exchanges.iter().all(|(_, host)| host.is_empty()) {
+                    MxAnswer::NoMailHost
+                } else {
+                    let mut hosts: Vec<String> = Vec::new();
+                    for (_, host) in exchanges {
+                        if !host.is_empty() && !hosts.contains(&host) && hosts.len() < MAX_HOSTS {
+                            hosts.push(host);
+                        }
+                    }
+                    MxAnswer::Secure(hosts)
+                }
+            }
+        };
+        Ok((mx, ttl))
+    }
+
+    /// One MX host: secure addresses (RFC 7672 §2.2.2), then its TLSA records, at the name the
+    /// address lookup ended at through a secure CNAME chain first, then at the host name itself.
+    async fn host(&self, host: String) -> Result<(HostDane, u32), DaneError> {
+        let (a, aaaa) = tokio::join!(
+            self.query(&host, RecordType::A),
+            self.query(&host, RecordType::AAAA)
+        );
+        let (a, aaaa) = (a?, aaaa?);
+        let mut ttl = a.ttl().min(aaaa.ttl());
+        let positive: Vec<&Answer> = [&a, &aaaa]
+            .into_iter()
+            .filter(|answer| matches!(answer, Answer::Records { .. }))
+            .collect();
+        let secure = !positive.is_empty()
+            && positive
+                .iter()
+                .all(|answer| matches!(answer, Answer::Records { secure: true, .. }));
+        if !secure {
+            let answer = HostAnswer::InsecureAddress;
+            return Ok((HostDane { host, answer }, ttl));
+        }
+        let mut bases = Vec::with_capacity(2);
+        if let Some(target) = positive
+            .iter()
+            .find_map(|answer| cname_target(answer, &host))
+        {
+            bases.push(target);
+        }
+        bases.push(host.clone());
+        for base in bases {
+            let name = format!("_25._tcp.{base}");
+            match self.query(&name, RecordType::TLSA).await? {
+                Answer::Records {
+                    records,
+                    secure: true,
+                    ttl: tlsa_ttl,
+                } => {
+                    ttl = ttl.min(tlsa_ttl);
+                    let answer = HostAnswer::Tlsa(tlsa_records(&records));
+                    return Ok((HostDane { host, answer }, ttl));
+                }
+                // Insecure TLSA records are ignored (RFC 7672 §2.2.2); a denial moves on.
+                other => ttl = ttl.min(other.ttl()),
+            }
+        }
+        let answer = HostAnswer::NoTlsa;
+        Ok((HostDane { host, answer }, ttl))
+    }
+
+    async fn query(&self, name: &str, rtype: RecordType) -> Result<Answer, DaneError> {
+        let fqdn = absolute(name)?;
+        match self.resolver.lookup(fqdn, rtype).await {
+            Ok(lookup) => {
+                let records = lookup.answers().to_vec();
+                let secure =
+                    !records.is_empty() && records.iter().all(|r| r.proof == Proof::Secure);
+                let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(NEGATIVE_TTL);
+                if records.iter().any(|r| r.record_type() == rtype) {
+                    Ok(Answer::Records {
+                        records,
+                        secure,
+                        ttl,
+                    })
+                } else {
+                    // Only CNAMEs: a chain into nothing.
+                    Ok(Answer::Denied {
+                        nxdomain: false,
+                        secure,
+                        ttl,
+                    })
+                }
+            }
+            Err(NetError::Dns(HickoryDnsError::NoRecordsFound(none))) => {
+                let authorities = none.authorities.as_deref().unwrap_or_default();
+                let secure = authorities.iter().any(|r| r.proof == Proof::Secure)
+                    && !authorities
+                        .iter()
+                        .any(|r| matches!(r.proof, Proof::Insecure | Proof::Bogus));
+                let ttl = none
+                    .soa
+                    .as_ref()
+                    .map(|soa| soa.ttl.min(soa.data.minimum))
+                    .unwrap_or(NEGATIVE_TTL);
+                Ok(Answer::Denied {
+                    nxdomain: none.response_code == ResponseCode::NXDomain,
+                    secure,
+                    ttl,
+                })
+            }
+            Err(NetError::Dns(HickoryDnsError::DnssecBogus)) => Err(DaneError::Bogus {
+                name: name.to_owned(),
+                rtype,
+            }),
+            Err(NetError::Dns(HickoryDnsError::Nsec {
+                proof: Proof::Bogus,
+                ..
+            })) => Err(DaneError::Bogus {
+                name: name.to_owned(),
+                rtype,
+            }),
+            Err(e) => Err(dns_error(name, e, self.timeout).into()),
+        }
+    }
+}
+
+/// The name an address answer ended at, when it came through CNAMEs from `host`.
+fn cname_target(answer: &Answer, host: &str) -> Option<String> {
+    let Answer::Records { records, .. } = answer else {
+        return None;
+    };
+    records
+        .iter()
+        .find(|r| matches!(r.data, RData::A(_) | RData::AAAA(_)))
+        .map(|r| relative(&r.name))
+        .filter(|target| target != host)
+}
+
+fn tlsa_records(records: &[Record]) -> Vec<Tlsa> {
+    records
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TLSA(tlsa) => Some(Tlsa::new(
+                tlsa.cert_usage.into(),
+                tlsa.selector.into(),
+                tlsa.matching.into(),
+                tlsa.cert_data.clone(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn normalise(domain: &str) -> String {
+    domain.trim_end_matches('.').to_ascii_lowercase()
+}
