@@ -182,7 +182,7 @@ impl TestDns {
 }
 
 /// UDP and TCP on one port: the TCP bind can lose a race for a port UDP got, so retry.
-async fn bind_udp_and_tcp() -> io::Result<(UdpSocket, TcpListener)> {
+pub(crate) async fn bind_udp_and_tcp() -> io::Result<(UdpSocket, TcpListener)> {
     let mut last = io::Error::from(io::ErrorKind::AddrInUse);
     for _ in 0..16 {
         let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
@@ -196,7 +196,7 @@ async fn bind_udp_and_tcp() -> io::Result<(UdpSocket, TcpListener)> {
 }
 
 /// Parses `name` as an absolute DNS name.
-fn fqdn(name: &str) -> Name {
+pub(crate) fn fqdn(name: &str) -> Name {
     let mut parsed =
         Name::from_ascii(name).unwrap_or_else(|e| panic!("invalid DNS name {name:?}: {e}"));
     parsed.set_fqdn(true);
@@ -318,7 +318,7 @@ impl Handler {
     }
 }
 
-fn header(metadata: Metadata) -> Header {
+pub(crate) fn header(metadata: Metadata) -> Header {
     Header {
         metadata,
         counts: HeaderCounts::default(),

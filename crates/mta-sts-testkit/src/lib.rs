@@ -4,6 +4,9 @@
 //! - [`TestDns`]: an in-process DNS server on `127.0.0.1` (UDP and TCP, same port) that is
 //!   authoritative for every name. Add TXT, A, AAAA, CNAME and MX records, clear them, make a name
 //!   answer SERVFAIL or REFUSED or not at all, and count the queries, all while it runs.
+//! - [`SignedDns`]: a DNS server on `127.0.0.1` serving DNSSEC-signed zones ([`ZoneKind`]:
+//!   signed, insecure delegation, bogus or expired signatures) to a validating stub resolver,
+//!   chained from a root trust anchor generated at start; records replaceable at run time.
 //! - [`TestCa`]: a throwaway root CA generated at runtime; hand [`TestCa::cert_pem`] to the client
 //!   under test as an extra trust anchor.
 //! - [`PolicyServer`]: an HTTPS server on `127.0.0.1` (HTTP/1.1 and HTTP/2, chosen by ALPN) that picks
@@ -72,6 +75,7 @@
 #![forbid(unsafe_code)]
 
 pub use dns::{DnsBehavior, TestDns};
+pub use dnssec::{SignedDns, SignedDnsBuilder, Tlsa, ZoneKind};
 pub use domains::PolicyDomains;
 pub use https::{HostConfig, PolicyServer, RecordedRequest, Response};
 pub use pki::{CertKind, TestCa};
@@ -87,6 +91,7 @@ pub use wait::{eventually, eventually_blocking};
 
 mod body;
 mod dns;
+mod dnssec;
 mod domains;
 mod https;
 mod pki;

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -153,6 +154,22 @@ impl SmtpServer {
         *lock(&self.shared.behavior) = behavior;
     }
 
+    /// The certificate chain a TLS handshake with SNI `sni_name` presents under the current
+    /// [`SmtpBehavior::cert`], issued now if it was not yet, so that tests can build TLSA records
+    /// (RFC 7672) before any client connects. Later handshakes for that name and kind present
+    /// exactly this chain.
+    ///
+    /// This is what goes on the wire: the leaf certificate alone. The issuing CA's certificate
+    /// is not sent (get it from [`TestCa::cert_der`] for a DANE-TA record or a trust store).
+    ///
+    /// # Panics
+    ///
+    /// If `sni_name` is not ASCII, or has a single label and the kind is
+    /// [`CertKind::Wildcard`].
+    pub fn certificate_chain(&self, sni_name: &str) -> Vec<CertificateDer<'static>> {
+        self.shared.certified(sni_name).cert.clone()
+    }
+
     /// Every session so far, oldest first (a session is recorded when it ends).
     pub fn sessions(&self) -> Vec<SmtpSession> {
         lock(&self.shared.sessions).clone()
@@ -182,20 +199,21 @@ struct Resolver(Arc<Shared>);
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let name = name_key(client_hello.server_name()?);
-        let kind = lock(&self.0.behavior).cert;
-        let shared = &self.0;
-        let mut certs = lock(&shared.certs);
+        Some(self.0.certified(client_hello.server_name()?))
+    }
+}
+
+impl Shared {
+    /// The certificate for `sni_name` and the current [`CertKind`], issued on first use and
+    /// kept, so every later handshake for that name and kind presents the same one.
+    fn certified(&self, sni_name: &str) -> Arc<CertifiedKey> {
+        let name = name_key(sni_name);
+        let kind = lock(&self.behavior).cert;
+        let mut certs = lock(&self.certs);
         let cert = certs.entry((name.clone(), kind)).or_insert_with(|| {
-            pki::issue(
-                kind,
-                &name,
-                &shared.trusted,
-                &shared.foreign,
-                &shared.provider,
-            )
+            pki::issue(kind, &name, &self.trusted, &self.foreign, &self.provider)
         });
-        Some(Arc::clone(cert))
+        Arc::clone(cert)
     }
 }
 

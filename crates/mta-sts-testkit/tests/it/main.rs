@@ -2,6 +2,8 @@
 
 // TestDns queried by hickory-resolver over UDP and TCP.
 mod dns;
+// SignedDns queried by a validating hickory-resolver stub.
+mod dnssec;
 // PolicyServer and SilentServer reached by hyper and rustls clients.
 mod https;
 // A private Postfix delivering to SmtpServer through a socketmap TLS policy table (needs root).

@@ -71,6 +71,33 @@ async fn starttls_with_a_certificate_for_the_sni_name() {
     assert!(sessions[0].tls);
 }
 
+/// TLSA records are built from `certificate_chain` before any client connects; the handshake
+/// must then present exactly that chain.
+#[tokio::test]
+async fn certificate_chain_is_known_before_the_handshake() {
+    let ca = TestCa::new();
+    let server = SmtpServer::start(&ca, SmtpBehavior::default())
+        .await
+        .unwrap();
+    let chain = server.certificate_chain("MX1.example.com.");
+    assert_eq!(chain.len(), 1, "the leaf alone goes on the wire");
+    assert_eq!(server.certificate_chain("mx1.example.com"), chain);
+
+    let mut reader = BufReader::new(TcpStream::connect(server.addr()).await.unwrap());
+    reply(&mut reader).await;
+    reader.get_mut().write_all(b"EHLO c\r\n").await.unwrap();
+    reply(&mut reader).await;
+    reader.get_mut().write_all(b"STARTTLS\r\n").await.unwrap();
+    reply(&mut reader).await;
+    let name = ServerName::try_from("mx1.example.com").unwrap();
+    let tls = connector(&ca)
+        .connect(name, reader.into_inner())
+        .await
+        .unwrap();
+    let presented = tls.get_ref().1.peer_certificates().unwrap().to_vec();
+    assert_eq!(presented, chain);
+}
+
 #[tokio::test]
 async fn starttls_refused_and_wrong_certificates() {
     let ca = TestCa::new();
