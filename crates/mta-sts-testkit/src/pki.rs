@@ -154,13 +154,17 @@ pub(crate) fn issue(
         None => params.self_signed(&key),
     }
     .expect("rcgen signs a leaf template");
+    // The issuer goes on the wire too, as a server with a DANE-TA(2) record must send it
+    // (RFC 7671 §5.2.2); clients that trust the CA are not affected.
+    let mut chain = vec![cert.der().clone()];
+    chain.extend(ca.map(TestCa::cert_der));
 
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let signing_key = provider
         .key_provider
         .load_private_key(key_der)
         .expect("ring loads the P-256 key rcgen made");
-    Arc::new(CertifiedKey::new(vec![cert.der().clone()], signing_key))
+    Arc::new(CertifiedKey::new(chain, signing_key))
 }
 
 fn new_key() -> KeyPair {

@@ -159,8 +159,8 @@ impl SmtpServer {
     /// (RFC 7672) before any client connects. Later handshakes for that name and kind present
     /// exactly this chain.
     ///
-    /// This is what goes on the wire: the leaf certificate alone. The issuing CA's certificate
-    /// is not sent (get it from [`TestCa::cert_der`] for a DANE-TA record or a trust store).
+    /// This is what goes on the wire: the leaf certificate, then the certificate of the CA that
+    /// issued it (none for [`CertKind::SelfSigned`]), so a DANE-TA(2) record for the CA can match.
     ///
     /// # Panics
     ///

@@ -80,7 +80,8 @@ async fn certificate_chain_is_known_before_the_handshake() {
         .await
         .unwrap();
     let chain = server.certificate_chain("MX1.example.com.");
-    assert_eq!(chain.len(), 1, "the leaf alone goes on the wire");
+    assert_eq!(chain.len(), 2, "the leaf, then its issuer");
+    assert_eq!(chain[1], ca.cert_der());
     assert_eq!(server.certificate_chain("mx1.example.com"), chain);
 
     let mut reader = BufReader::new(TcpStream::connect(server.addr()).await.unwrap());
