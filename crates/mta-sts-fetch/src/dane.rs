@@ -31,6 +31,8 @@ const MAX_HOSTS: usize = 16;
 const FAILURE_HOLD: Duration = Duration::from_secs(5);
 /// The longest a DANE state is kept, whatever the TTLs say.
 const MAX_TTL: Duration = Duration::from_secs(86_400);
+/// CNAME links followed one by one (see `DaneClient::query`); more than any real chain.
+const MAX_CHAIN: usize = 8;
 /// The TTL of a negative answer without an SOA to take it from.
 const NEGATIVE_TTL: u32 = 60;
 
@@ -306,7 +308,79 @@ impl DaneClient {
         Ok((HostDane { host, answer }, ttl))
     }
 
+    /// One validated lookup. A bogus answer reached through CNAMEs is asked again one link at a
+    /// time: hickory 0.26 judges a secure CNAME into an unsigned zone bogus when the answer also
+    /// carries the parent's proof that the unsigned zone has no DS, although each step validates
+    /// (secure CNAME, then insecure data). Only when the steps are bogus too is the answer.
     async fn query(&self, name: &str, rtype: RecordType) -> Result<Answer, DaneError> {
+        match self.query_once(name, rtype).await {
+            Err(bogus @ DaneError::Bogus { .. }) if rtype != RecordType::CNAME => {
+                match self.query_per_step(name, rtype).await {
+                    Ok(Some(answer)) => Ok(answer),
+                    Ok(None) | Err(_) => Err(bogus),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// `name`'s CNAME chain followed with one query per link, then `rtype` at its end; `None`
+    /// when `name` is no alias, so the bogus answer stands.
+    async fn query_per_step(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> Result<Option<Answer>, DaneError> {
+        let mut current = name.to_owned();
+        let mut chain: Vec<Record> = Vec::new();
+        let mut chain_secure = true;
+        for _ in 0..MAX_CHAIN {
+            let Answer::Records {
+                records, secure, ..
+            } = self.query_once(&current, RecordType::CNAME).await?
+            else {
+                break;
+            };
+            let Some(target) = records.iter().find_map(|r| match &r.data {
+                RData::CNAME(target) => Some(relative(&target.0)),
+                _ => None,
+            }) else {
+                break;
+            };
+            chain_secure &= secure;
+            chain.extend(records);
+            current = target;
+        }
+        if chain.is_empty() {
+            return Ok(None);
+        }
+        let chain_ttl = chain.iter().map(|r| r.ttl).min().unwrap_or(NEGATIVE_TTL);
+        Ok(Some(match self.query_once(&current, rtype).await? {
+            Answer::Records {
+                records,
+                secure,
+                ttl,
+            } => {
+                chain.extend(records);
+                Answer::Records {
+                    records: chain,
+                    secure: secure && chain_secure,
+                    ttl: ttl.min(chain_ttl),
+                }
+            }
+            Answer::Denied {
+                nxdomain,
+                secure,
+                ttl,
+            } => Answer::Denied {
+                nxdomain,
+                secure: secure && chain_secure,
+                ttl: ttl.min(chain_ttl),
+            },
+        }))
+    }
+
+    async fn query_once(&self, name: &str, rtype: RecordType) -> Result<Answer, DaneError> {
         let fqdn = absolute(name)?;
         match self.resolver.lookup(fqdn, rtype).await {
             Ok(lookup) => {
@@ -331,10 +405,10 @@ impl DaneClient {
             }
             Err(NetError::Dns(HickoryDnsError::NoRecordsFound(none))) => {
                 let authorities = none.authorities.as_deref().unwrap_or_default();
-                let secure = authorities.iter().any(|r| r.proof == Proof::Secure)
-                    && !authorities
-                        .iter()
-                        .any(|r| matches!(r.proof, Proof::Insecure | Proof::Bogus));
+                // An authenticated denial carries its SOA and NSEC records, all secure; an
+                // unsigned zone's carries only an insecure SOA.
+                let secure =
+                    !authorities.is_empty() && authorities.iter().all(|r| r.proof == Proof::Secure);
                 let ttl = none
                     .soa
                     .as_ref()

@@ -14,3 +14,5 @@ mod proxy;
 mod tls_version;
 // Diagnostics: one fetch from one address, TLS handshakes over any stream, MX and CNAME lookups.
 mod probe;
+// DANE-2..5, DANE-8, DANE-9: DANE lookups against DNSSEC-signed zones.
+mod dane;
