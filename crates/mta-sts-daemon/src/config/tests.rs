@@ -137,6 +137,28 @@ fn our_additions() {
     assert_eq!(config.max_connections, 10);
 }
 
+#[test]
+fn dane_is_off_by_default_and_set_per_zone() {
+    let (config, _) = parse("").unwrap();
+    assert!(!config.dane_enabled());
+    assert!(!config.default_zone.rules().dane);
+    let text = "dns:\n  trust_anchor: /etc/mta-sts/root.key\nzones:\n  dane:\n    dane:\n      enabled: yes\n      enable: true\n";
+    let (config, warnings) = parse(text).unwrap();
+    assert!(config.dane_enabled());
+    assert!(config.zone("dane").rules().dane);
+    assert!(!config.zone("postfix").rules().dane);
+    assert_eq!(
+        config.dns.trust_anchor.as_deref(),
+        Some(std::path::Path::new("/etc/mta-sts/root.key"))
+    );
+    assert_eq!(warnings, ["unknown key zones.dane.dane.enable ignored"]);
+    let error = parse("default_zone:\n  dane:\n    enabled: maybe\n").unwrap_err();
+    assert!(
+        error.to_string().contains("default_zone.dane.enabled"),
+        "{error}"
+    );
+}
+
 /// Issue 10, bug 2: `max_connections` was applied but reported as an unknown key.
 #[test]
 fn issue_10_max_connections_is_a_known_key() {

@@ -19,6 +19,8 @@ mod answers;
 mod operations;
 // Postfix's own socketmap client.
 mod postmap;
+// DANE before MTA-STS, over DNSSEC-signed zones.
+mod dane;
 // A real Postfix delivering mail through the daemon, over the chrooted UNIX socket and TCP.
 mod postfix;
 
