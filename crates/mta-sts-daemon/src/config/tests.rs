@@ -149,7 +149,7 @@ fn dane_is_off_by_default_and_set_per_zone() {
     assert!(!config.zone("postfix").rules().dane);
     assert_eq!(
         config.dns.trust_anchor.as_deref(),
-        Some(std::path::Path::new("/etc/mta-sts/root.key"))
+        Some(Path::new("/etc/mta-sts/root.key"))
     );
     assert_eq!(warnings, ["unknown key zones.dane.dane.enable ignored"]);
     let error = parse("default_zone:\n  dane:\n    enabled: maybe\n").unwrap_err();
