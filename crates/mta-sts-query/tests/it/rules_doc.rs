@@ -7,8 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The rule families, as in `\b(TXT|POL|…|A)-[0-9]+\b`.
-const FAMILIES: [&str; 12] = [
-    "TXT", "POL", "MATCH", "FETCH", "CACHE", "APPLY", "PFX", "MAP", "SOCK", "RPT", "SEC", "A",
+const FAMILIES: [&str; 13] = [
+    "TXT", "POL", "MATCH", "FETCH", "CACHE", "APPLY", "DANE", "PFX", "MAP", "SOCK", "RPT", "SEC",
+    "A",
 ];
 
 /// The cell text that marks a rule without a test of its own.
