@@ -93,12 +93,24 @@ REQUEST = [b"postfix example.com", b"postfix [mx.example.com]:587", b"postfix", 
 REPLY = [b"OK secure match=mail.example.com servername=hostname", b"NOTFOUND ", b"TEMP policy fetch timeout",
          b"TIMEOUT x", b"PERM bad request", b"OK ", b"ok x"]
 
+# DANE-1: TLSA records in zone-file text, usable and not.
+TLSA_TEXT = [
+    b"3 1 1 0a29707abd76ebbf342d424fbde245de61323d1a8ad2e68efb4dcb21420a7170",
+    b"2 0 2 " + b"ab" * 64, b"1 1 1 abcd", b"3 1 1 0A29 707A", b"3 0 0 3000", b"256 1 1 ab", b"3 1 1 abc",
+]
+# DANE-6: real certificates and a key (the smtp-dane test vectors), and near misses.
+def data(name):
+    with open(os.path.join(HERE, "..", "crates", "smtp-dane", "tests", "data", name), "rb") as fh:
+        return fh.read()
+TLSA_CERT = [data("leaf.der"), data("rsa-ca.der"), data("spki.der"), data("leaf.der")[:-1], b"\x30\x80\x00\x00"]
+
 CORPORA = {
     "sts_txt": STS, "sts_txt_roundtrip": STS, "tlsrpt_txt": TLSRPT, "tlsrpt_txt_roundtrip": TLSRPT,
     "tlsrpt_rua_problems": RUA,
     "txt_select": SELECT, "txt_kind": KIND + STS[:3] + TLSRPT[:3], "policy": POLICY, "policy_lint": POLICY, "policy_roundtrip": POLICY,
     "mx_pattern": MX, "domain": DOMAIN, "netstring_stream": NETSTRING, "netstring_roundtrip": [b"hello world!", b"", b"\x00,:"],
     "socketmap_request": REQUEST, "socketmap_reply": REPLY,
+    "tlsa_text": TLSA_TEXT, "tlsa_certificate": TLSA_CERT,
 }
 
 for target, seeds in CORPORA.items():

@@ -18,6 +18,7 @@ dict_for() {
     sts_*|tlsrpt_*|txt_*) echo fuzz/dicts/txt.dict ;;
     policy*|mx_*) echo fuzz/dicts/policy.dict ;;
     domain) echo fuzz/dicts/domain.dict ;;
+    tlsa_*) echo fuzz/dicts/tlsa.dict ;;
     *) echo fuzz/dicts/socketmap.dict ;;
   esac
 }

@@ -9,6 +9,7 @@ use mta_sts_txt::{
     RecordKind, ReportUri, StsRecord, TlsRptRecord, UriProblem, select_sts, select_tlsrpt,
 };
 use postfix_socketmap::{Reply, Request, decode_netstring, encode_netstring};
+use smtp_dane::{Tlsa, Usability, chain_match};
 
 /// A target's body.
 pub type Target = fn(&[u8]);
@@ -31,6 +32,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("netstring_roundtrip", netstring_roundtrip),
     ("socketmap_request", socketmap_request),
     ("socketmap_reply", socketmap_reply),
+    ("tlsa_text", tlsa_text),
+    ("tlsa_certificate", tlsa_certificate),
 ];
 
 /// `StsRecord::parse`: never panics; an accepted id is 1 to 32 letters and digits; a later `id`
@@ -513,5 +516,56 @@ pub fn socketmap_reply(data: &[u8]) {
         reply.encode(&mut wire, usize::MAX).unwrap();
         let (payload, _) = decode_netstring(&wire, wire.len()).unwrap().unwrap();
         assert_eq!(Reply::parse(payload).as_ref(), Ok(&reply));
+    }
+}
+
+/// `Tlsa::from_str` (input read as lossy UTF-8): never panics; an accepted record survives
+/// Display → parse unchanged, and its usability is judged without panicking.
+pub fn tlsa_text(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(record) = text.parse::<Tlsa>() else {
+        return;
+    };
+    let shown = record.to_string();
+    let again: Tlsa = shown
+        .parse()
+        .unwrap_or_else(|e| panic!("{shown:?} does not parse again: {e}"));
+    assert_eq!(again, record);
+    assert!(!record.usability().to_string().is_empty());
+}
+
+/// The DER reader behind TLSA matching, on arbitrary bytes taken as a certificate: never panics;
+/// a record computed for the bytes matches them, as DANE-EE at depth 0 and DANE-TA only above the
+/// leaf; usability of matching type 0 agrees with whether a record could be computed.
+pub fn tlsa_certificate(data: &[u8]) {
+    for selector in 0..=2u8 {
+        for matching in 0..=3u8 {
+            let Some(ee) = Tlsa::for_certificate(3, selector, matching, data) else {
+                assert!(
+                    selector > 1 || matching > 2 || selector == 1,
+                    "selector 0 always selects"
+                );
+                continue;
+            };
+            assert!(ee.matches_certificate(data));
+            let usable = ee.usability() == Usability::Usable;
+            if usable {
+                let found = chain_match(std::slice::from_ref(&ee), &[data]);
+                assert_eq!(found.map(|m| m.depth), Some(0));
+                let ta = Tlsa::new(2, selector, matching, ee.data().to_vec());
+                assert_eq!(chain_match(std::slice::from_ref(&ta), &[data]), None);
+                let found = chain_match(std::slice::from_ref(&ta), &[b"", data]);
+                assert_eq!(found.map(|m| m.depth), Some(1));
+            }
+            if selector == 0 && matching == 0 {
+                // A whole certificate as data is usable exactly when it is shaped like one, which
+                // is also when selector 1 can find its key.
+                let spki = Tlsa::for_certificate(3, 1, 1, data).is_some();
+                assert_eq!(usable, spki);
+            }
+        }
+    }
+    if let [usage, selector, matching, rest @ ..] = data {
+        let _ = Tlsa::new(*usage, *selector, *matching, rest.to_vec()).usability();
     }
 }
