@@ -9,7 +9,11 @@
 # layout by the resolver's own code (benches/py/resolver-bench.py), fetched "now", and both daemons
 # run with cache_grace 3600, so every lookup is a warm cache hit. Each server gets one warm-up pass
 # (every key once), then SECONDS (default 10) at 10 and at 100 connections. SERVERS selects a subset
-# of: rust-sqlite rust-redis rust-postgres py-internal py-sqlite py-redis py-postgres.
+# of: rust-sqlite rust-redis rust-postgres py-internal py-sqlite py-redis py-postgres, and
+# rust-sqlite-dane: rust-sqlite with DANE on (`default_zone.dane.enabled`) against a DNSSEC-signed
+# copy of the zone where no domain has TLSA, so each lookup checks the cached DANE state and then
+# answers from MTA-STS (the warm path's most work with DANE on); its warm-up pass does the DANE
+# lookups, validated from the bench server's root key.
 # Resident memory (VmRSS and peak VmHWM) is read from /proc after the runs. Our in-process tier
 # holds all DOMAINS policies; with TIER=default it keeps its default size (100,000 domains) and the
 # rest is read from the store on a miss.
@@ -48,6 +52,12 @@ pids+=($!)
 for _ in $(seq 300); do [ "$(wc -l < "$work/services" 2>/dev/null || echo 0)" -ge 2 ] && break; sleep 0.1; done
 for _ in $(seq 300); do [ -s "$work/dns" ] && break; sleep 0.1; done
 dns_addr=$(cat "$work/dns")
+if [[ " ${servers[*]} " == *-dane* ]]; then
+    "$bin/bench-dns" "$domains" --signed "$work/root.key" > "$work/signed-dns" &
+    pids+=($!)
+    for _ in $(seq 600); do [ -s "$work/signed-dns" ] && break; sleep 0.1; done
+    signed_addr=$(cat "$work/signed-dns")
+fi
 redis_url=$(sed -n 's/^redis=//p' "$work/services")
 postgres_dsn=$(sed -n 's/^postgres=//p' "$work/services")
 [ -n "$redis_url" ] && [ -n "$postgres_dsn" ] || { echo "bench-services did not start" >&2; exit 1; }
@@ -126,6 +136,11 @@ for server in "${servers[@]}"; do
     cfg="$work/$server.yml"
     case "$server" in
         *-sqlite) config "$cfg" sqlite "    filename: $work/$server.db" ;;
+        rust-sqlite-dane)
+            config "$cfg" sqlite "    filename: $work/$server.db"
+            sed -i "s|nameservers: \[\"$dns_addr\"\]|nameservers: [\"$signed_addr\"]\n  trust_anchor: $work/root.key|" "$cfg"
+            printf 'default_zone:\n  dane:\n    enabled: true\n' > "$cfg.dane"
+            ;;
         *-redis) config "$cfg" redis "    url: \"$redis_url/$([ "${server%%-*}" = rust ] && echo 1 || echo 2)\"" ;;
         *-postgres)
             config "$cfg" postgres "    dsn: \"$postgres_dsn\"" ;;
@@ -136,6 +151,7 @@ for server in "${servers[@]}"; do
         # cache classes refuse unknown options, so the prefill reads the file without it).
         cp "$cfg" "$cfg.prefill"
         [ "${TIER:-all}" = default ] || echo "    cache_size: $domains" >> "$cfg"
+        [ -f "$cfg.dane" ] && cat "$cfg.dane" >> "$cfg"
     fi
     case "$server" in
         rust-*)
