@@ -406,6 +406,7 @@ mod tests {
             let report = DaneReport::new("example.com", &Ok(state));
             assert_eq!(report.verdict, verdict);
             assert_eq!(report.answer.decides, decides);
+            // DANE-7: the bare level, without the TLSRPT attributes of MTA-STS answers.
             assert_eq!(report.answer.reply.as_deref(), reply);
             assert_eq!(report.mx, Some(MxStatus::Secure));
         }

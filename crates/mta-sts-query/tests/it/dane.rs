@@ -429,6 +429,7 @@ async fn dane_2_7_lookup_dane_only() {
     let v = json(&out);
     assert_eq!(v["dane"]["verdict"], "dane-only");
     assert_eq!(v["dane"]["mx"], "secure");
+    // DANE-9: the state is cached for the smallest TTL of its answers (the zone's 60 s).
     assert_eq!(v["dane"]["ttl"], 60);
     assert_eq!(v["dane"]["hosts"][0]["host"], MX1);
     assert_eq!(v["dane"]["hosts"][0]["addresses"], "secure");
