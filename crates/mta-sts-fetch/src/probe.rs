@@ -63,6 +63,9 @@ pub struct TlsDetails {
     pub version: TlsVersion,
     /// The server certificate's `notAfter`, when it could be read.
     pub not_after: Option<SystemTime>,
+    /// The certificates the server presented, leaf first, DER, in the order sent: what TLSA
+    /// records (RFC 7672) are matched against.
+    pub chain: Vec<Vec<u8>>,
 }
 
 impl TlsDetails {
@@ -75,12 +78,21 @@ impl TlsDetails {
             // A completed handshake always has a version; 0 marks the impossible.
             None => TlsVersion::Other(0),
         };
-        let not_after = connection
+        let chain: Vec<Vec<u8>> = connection
             .peer_certificates()
-            .and_then(|chain| chain.first())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.as_ref().to_vec())
+            .collect();
+        let not_after = chain
+            .first()
             .and_then(|leaf| cert::not_after(leaf))
             .map(cert::unix);
-        Self { version, not_after }
+        Self {
+            version,
+            not_after,
+            chain,
+        }
     }
 }
 

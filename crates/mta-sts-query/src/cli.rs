@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "mta-sts-query",
     version,
-    after_help = "EXIT STATUS:\n  0  a policy was found (or KNOWN_ID is current); lint, check: no problems\n  1  the domain has no MTA-STS policy; lint, check: warnings only\n  2  discovery failed (DNS, HTTPS, invalid policy); lint, check: errors\n  64 usage error; 78 configuration error (unreadable CA file, bad resolver config)\n\nEXAMPLES:\n  mta-sts-query gmail.com\n  mta-sts-query --json example.com 20240101T000000\n  mta-sts-query lint-policy mta-sts.txt --domain example.com\n  mta-sts-query lint-txt 'v=STSv1; id=20240101'\n  mta-sts-query lint-txt --tlsrpt 'v=TLSRPTv1; rua=mailto:tlsrpt@example.com'\n  mta-sts-query check example.com"
+    after_help = "EXIT STATUS:\n  0  a policy was found (or KNOWN_ID is current; --dane does not change the status); lint, check: no problems\n  1  the domain has no MTA-STS policy; lint, check: warnings only\n  2  discovery failed (DNS, HTTPS, invalid policy); lint, check: errors\n  64 usage error; 78 configuration error (unreadable CA file or trust anchor, bad resolver config)\n\nEXAMPLES:\n  mta-sts-query gmail.com\n  mta-sts-query --json example.com 20240101T000000\n  mta-sts-query lint-policy mta-sts.txt --domain example.com\n  mta-sts-query lint-txt 'v=STSv1; id=20240101'\n  mta-sts-query lint-txt --tlsrpt 'v=TLSRPTv1; rua=mailto:tlsrpt@example.com'\n  mta-sts-query --dane example.com\n  mta-sts-query check example.com"
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -40,6 +40,15 @@ pub(crate) struct Cli {
     /// Seconds allowed for each DNS lookup, for each whole HTTPS fetch and (check) for each MX host's SMTP session.
     #[arg(long, default_value = "10", value_name = "SECONDS", value_parser = parse_seconds, global = true)]
     pub(crate) timeout: f64,
+    /// Also look up the domain's DANE state (RFC 7672, DNSSEC-validated) and show the answer the
+    /// daemon gives with DANE on; `-v info` shows whole TLSA records. The exit status is still
+    /// the MTA-STS lookup's.
+    #[arg(long)]
+    pub(crate) dane: bool,
+    /// DNSSEC trust anchor for DANE lookups: DNSKEY records in zone-file syntax (like
+    /// /usr/share/dns/root.key), as the daemon's dns.trust_anchor; default: the built-in root keys.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) trust_anchor: Option<PathBuf>,
     /// Port of the policy host (testing only: RFC 8461 requires 443).
     #[arg(long, default_value = "443", hide = true, global = true)]
     pub(crate) https_port: u16,
@@ -75,7 +84,8 @@ pub(crate) enum Command {
         tlsrpt: bool,
     },
     /// Check a domain's whole MTA-STS and TLSRPT deployment: TXT records, policy host, policy
-    /// file, MX records, SMTP STARTTLS on every MX host (docs/check.md).
+    /// file, MX records, DANE (DNSSEC and TLSA), SMTP STARTTLS and certificates (against the
+    /// policy and the TLSA records) on every MX host (docs/check.md).
     ///
     /// Exit status: 0 all ok, 1 warnings only, 2 errors.
     Check {
@@ -90,6 +100,9 @@ pub(crate) enum Command {
         /// Skip the SMTP step (e.g. where outbound port 25 is blocked).
         #[arg(long)]
         no_smtp: bool,
+        /// Skip the DANE step (e.g. where the name servers strip DNSSEC records).
+        #[arg(long)]
+        no_dane: bool,
     },
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use mta_sts_fetch::{FetchConfig, Roots, clients};
+use mta_sts_fetch::{DaneClient, DnssecTrust, FetchConfig, Roots, clients};
 use mta_sts_policy::{Domain, Severity, lint, lint_for_domain};
 use mta_sts_txt::{RecordKind, StsRecord, SyntaxErrorKind, TlsRptRecord};
 use serde::Serialize;
@@ -21,6 +21,7 @@ use query::{DiagnosticReport, discover, exit_code, lint_exit, render};
 
 mod check;
 mod cli;
+mod dane;
 mod query;
 
 const EX_USAGE: u8 = 64;
@@ -51,7 +52,17 @@ pub fn main() -> ExitCode {
             previous,
             smtp_port,
             no_smtp,
-        }) => check(&cli, domain, previous.as_deref(), *smtp_port, !*no_smtp),
+            no_dane,
+        }) => check(
+            &cli,
+            domain,
+            previous.as_deref(),
+            *smtp_port,
+            Steps {
+                smtp: !*no_smtp,
+                dane: !*no_dane,
+            },
+        ),
         None => lookup(&cli),
     };
     match code {
@@ -87,14 +98,53 @@ fn lookup(cli: &Cli) -> anyhow::Result<u8> {
         eprintln!("mta-sts-query: {domain:?} is not a domain name");
         return Ok(EX_USAGE);
     };
-    let (dns, https) = clients(&fetch_config(cli)).context("cannot set up DNS and HTTPS")?;
-    let report = runtime()?.block_on(discover(&dns, &https, &domain, cli.known_id.as_deref()));
+    let config = fetch_config(cli);
+    let (dns, https) = clients(&config).context("cannot set up DNS and HTTPS")?;
+    let dane = cli.dane.then(|| dane_client(cli, &config)).transpose()?;
+    let report = runtime()?.block_on(async {
+        // DANE-8: the DANE lookup has its own validating resolver; the MTA-STS one never
+        // depends on DNSSEC.
+        let dane_lookup = async {
+            match &dane {
+                Some(client) => Some(client.lookup(domain.as_str()).await),
+                None => None,
+            }
+        };
+        let (mut report, dane) = tokio::join!(
+            discover(&dns, &https, &domain, cli.known_id.as_deref()),
+            dane_lookup
+        );
+        report.dane = dane.map(|d| dane::DaneReport::new(domain.as_str(), &d));
+        report
+    });
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render(&report));
+        if let Some(d) = &report.dane {
+            let full = matches!(cli.verbosity, Verbosity::Info | Verbosity::Debug);
+            print!("{}", dane::render(d, report.result, full));
+        }
     }
     Ok(exit_code(&report))
+}
+
+/// The DANE client: the same name servers and deadline as the rest, validating from
+/// `--trust-anchor` (the daemon's `dns.trust_anchor`) or the built-in root keys.
+fn dane_client(cli: &Cli, config: &FetchConfig) -> anyhow::Result<DaneClient> {
+    let trust = cli
+        .trust_anchor
+        .clone()
+        .map_or(DnssecTrust::Root, DnssecTrust::AnchorFile);
+    // Lookups bypass the cache (`lookup`), so it only needs to exist.
+    DaneClient::new(config, &trust, 1).context("cannot set up DNSSEC-validating DNS")
+}
+
+/// Which optional steps of `check` run.
+#[derive(Debug, Clone, Copy)]
+struct Steps {
+    smtp: bool,
+    dane: bool,
 }
 
 fn fetch_config(cli: &Cli) -> FetchConfig {
@@ -124,7 +174,7 @@ fn check(
     domain: &str,
     previous: Option<&std::path::Path>,
     smtp_port: u16,
-    smtp: bool,
+    steps: Steps,
 ) -> anyhow::Result<u8> {
     let Some(domain) = normalize_domain(domain) else {
         eprintln!("mta-sts-query: {domain:?} is not a domain name");
@@ -134,13 +184,20 @@ fn check(
     let config = fetch_config(cli);
     let (dns, https) = clients(&config).context("cannot set up DNS and HTTPS")?;
     let probe = TlsProbe::new(&config).context("cannot set up TLS")?;
+    let dane = steps.dane.then(|| dane_client(cli, &config)).transpose()?;
     let options = CheckOptions {
         smtp_port,
-        smtp,
+        smtp: steps.smtp,
         timeout: Duration::from_secs_f64(cli.timeout),
         previous,
     };
-    let report = runtime()?.block_on(check::run(&dns, &https, &probe, &domain, options));
+    let clients = check::Clients {
+        dns: &dns,
+        https: &https,
+        probe: &probe,
+        dane: dane.as_ref(),
+    };
+    let report = runtime()?.block_on(check::run(clients, &domain, options));
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -17,6 +17,9 @@ pub(crate) struct Report {
     pub(crate) policy: Option<PolicyReport>,
     pub(crate) failure: Option<FailureReport>,
     pub(crate) diagnostics: Vec<DiagnosticReport>,
+    /// The DANE state and the answer with DANE on (`--dane` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) dane: Option<crate::dane::DaneReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,6 +112,7 @@ impl Report {
             policy: None,
             failure: None,
             diagnostics: Vec::new(),
+            dane: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Everything `check` looks at, gathered before anything is judged: the I/O half of the check.
 //!
-//! The DNS lookups of every step run at once under one deadline, so unreachable name servers
-//! cost one timeout, not one per lookup. Then the policy host is fetched on each of its addresses
+//! The DNS lookups of every step, the DANE lookup through its own validating resolver among them,
+//! run at once under one deadline, so unreachable name servers cost one timeout, not one per
+//! lookup. Then the policy host is fetched on each of its addresses
 //! and the MX hosts are probed over SMTP, a few at a time, each within the deadline.
 
 use std::net::{IpAddr, SocketAddr};
@@ -9,18 +10,19 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mta_sts_fetch::{
-    DnsClient, DnsError, FetchError, HttpVersion, MxRecord, PolicyAttempt, PolicyClient, TlsProbe,
+    DaneError, DnsClient, DnsError, FetchError, HttpVersion, MxRecord, PolicyAttempt, TlsProbe,
     TlsVersion,
 };
 use mta_sts_policy::Domain;
 use mta_sts_resolver::TxtAnswer;
 use mta_sts_txt::{sts_record_name, tlsrpt_record_name};
+use smtp_dane::DaneState;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::CheckOptions;
 use super::smtp::{SmtpFailure, session};
+use super::{CheckOptions, Clients};
 
 /// Addresses of the policy host fetched from, at most.
 pub(crate) const MAX_ADDRESSES: usize = 8;
@@ -86,6 +88,8 @@ pub(crate) struct SmtpSeen {
     pub(crate) address: SocketAddr,
     pub(crate) version: TlsVersion,
     pub(crate) not_after: Option<SystemTime>,
+    /// The certificates presented, leaf first (DER), for the TLSA records.
+    pub(crate) chain: Vec<Vec<u8>>,
 }
 
 /// Why an MX host could not be checked to the end.
@@ -112,6 +116,8 @@ pub(crate) struct Gathered {
     pub(crate) tlsrpt: TxtLookup,
     pub(crate) policy_host: HostLookup,
     pub(crate) mx: Result<Vec<MxRecord>, DnsError>,
+    /// The DNSSEC-validated DANE state; `None` when the DANE step was skipped (`--no-dane`).
+    pub(crate) dane: Option<Result<DaneState, DaneError>>,
     /// `None` when the SMTP step was skipped (`--no-smtp`).
     pub(crate) smtp: Option<Vec<SmtpProbe>>,
     /// The SMTP port probed.
@@ -129,22 +135,33 @@ pub(crate) fn mx_hosts(records: &[MxRecord]) -> Vec<String> {
 
 /// Gathers everything the steps judge.
 pub(crate) async fn gather(
-    dns: &DnsClient,
-    https: &PolicyClient,
-    probe: &TlsProbe,
+    clients: Clients<'_>,
     domain: &Domain,
     options: &CheckOptions,
 ) -> Gathered {
+    let Clients {
+        dns,
+        https,
+        probe,
+        dane,
+    } = clients;
     let now = SystemTime::now();
     let host = domain.policy_host();
     let sts_name = sts_record_name(domain.as_str());
     let tlsrpt_name = tlsrpt_record_name(domain.as_str());
     // Every lookup at once, under one deadline: the client's own timeout bounds each of them.
-    let (sts, tlsrpt, (host_chain, addresses), mx) = tokio::join!(
+    // The DANE lookup bounds itself by the same timeout (DANE-8: through its own resolver).
+    let (sts, tlsrpt, (host_chain, addresses), mx, dane) = tokio::join!(
         txt_lookup(dns, &sts_name),
         txt_lookup(dns, &tlsrpt_name),
         async { tokio::join!(chain(dns, &host), dns.addresses(&host)) },
         dns.mx(domain.as_str()),
+        async {
+            match dane {
+                Some(client) => Some(client.lookup(domain.as_str()).await),
+                None => None,
+            }
+        },
     );
     let fetches = async {
         let Ok(addresses) = &addresses else {
@@ -188,6 +205,7 @@ pub(crate) async fn gather(
             attempts,
         },
         mx,
+        dane,
         smtp,
         smtp_port: options.smtp_port,
     }
@@ -257,6 +275,7 @@ async fn smtp_probe(
                     address,
                     version: tls.version,
                     not_after: tls.not_after,
+                    chain: tls.chain,
                 });
             }
             Err(e) => last = Some(format!("{address}: {e}")),

@@ -2,19 +2,20 @@
 //! without stopping at the first failure, as a typed report ([`CheckReport`]) that is shown as
 //! text (its `Display`) or serialised as JSON (docs/check.md).
 //!
-//! Two halves: [`gather`] does all the I/O (DNS at once under one deadline, the policy host's
-//! addresses, SMTP on the MX hosts) and [`judge`] turns what was gathered into verdicts with no
+//! Two halves: [`gather`] does all the I/O (DNS and the DNSSEC-validated DANE lookup at once under
+//! one deadline, the policy host's addresses, SMTP on the MX hosts) and [`judge`] turns what was gathered into verdicts with no
 //! I/O at all, so every rule is tested with tables of gathered values.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mta_sts_fetch::{DnsClient, DnsError, PolicyClient, TlsProbe};
+use mta_sts_fetch::{DaneClient, DnsClient, DnsError, PolicyClient, TlsProbe};
 use mta_sts_policy::Domain;
 use serde::Serialize;
 
 pub(crate) use gather::Gathered;
 pub(crate) use previous::Previous;
 
+mod dane;
 mod gather;
 mod host;
 mod mx;
@@ -90,8 +91,8 @@ impl Finding {
 /// One numbered step of the check.
 #[derive(Debug, Serialize)]
 pub(crate) struct Step {
-    /// Stable machine name: `sts-txt`, `tlsrpt-txt`, `policy-host`, `policy`, `mx`, `smtp`,
-    /// `consistency`.
+    /// Stable machine name: `sts-txt`, `tlsrpt-txt`, `policy-host`, `policy`, `mx`, `dane`,
+    /// `smtp`, `consistency`.
     pub(crate) name: &'static str,
     pub(crate) title: String,
     /// The worst verdict of the findings.
@@ -149,6 +150,9 @@ pub(crate) struct CheckReport {
     pub(crate) policy: Option<PolicySnapshot>,
     /// The MX host names, by preference.
     pub(crate) mx_hosts: Vec<String>,
+    /// The DANE verdict (`dane-only`, `dane`, `none`, `unknown` when the lookup failed); `None`
+    /// when the DANE step was skipped.
+    pub(crate) dane: Option<crate::dane::DaneVerdict>,
     pub(crate) steps: Vec<Step>,
 }
 
@@ -187,21 +191,29 @@ pub(crate) struct CheckOptions {
     pub(crate) previous: Option<Previous>,
 }
 
+/// The clients the check does its I/O with.
+#[derive(Clone, Copy)]
+pub(crate) struct Clients<'a> {
+    pub(crate) dns: &'a DnsClient,
+    pub(crate) https: &'a PolicyClient,
+    pub(crate) probe: &'a TlsProbe,
+    /// The DNSSEC-validating client of the DANE step; `None` skips the step.
+    pub(crate) dane: Option<&'a DaneClient>,
+}
+
 /// Runs every step for `domain`: gathers, then judges.
 pub(crate) async fn run(
-    dns: &DnsClient,
-    https: &PolicyClient,
-    probe: &TlsProbe,
+    clients: Clients<'_>,
     domain: &Domain,
     options: CheckOptions,
 ) -> CheckReport {
-    let gathered = gather::gather(dns, https, probe, domain, &options).await;
+    let gathered = gather::gather(clients, domain, &options).await;
     judge(domain, &gathered, options.previous.as_ref())
 }
 
 /// Every step's verdicts from what was gathered: no I/O.
 pub(crate) fn judge(domain: &Domain, g: &Gathered, previous: Option<&Previous>) -> CheckReport {
-    let mut steps = Vec::with_capacity(7);
+    let mut steps = Vec::with_capacity(8);
     let (step, sts_id) = txt::sts(&g.sts);
     steps.push(step);
     steps.push(txt::tlsrpt(&g.tlsrpt, domain.as_str()));
@@ -211,7 +223,16 @@ pub(crate) fn judge(domain: &Domain, g: &Gathered, previous: Option<&Previous>) 
     steps.push(step);
     let (step, mx_hosts) = mx::mx(domain.as_str(), &g.mx, policy.as_ref().map(|(_, p)| p));
     steps.push(step);
-    steps.push(smtp::smtp(g.smtp.as_deref(), &mx_hosts, g.smtp_port, g.now));
+    let policy_ref = policy.as_ref().map(|(_, p)| p);
+    steps.push(dane::dane(g.dane.as_ref(), policy_ref));
+    let dane_state = g.dane.as_ref().and_then(|d| d.as_ref().ok());
+    steps.push(smtp::smtp(
+        g.smtp.as_deref(),
+        dane_state,
+        &mx_hosts,
+        g.smtp_port,
+        g.now,
+    ));
     let body_text = body.map(|b| String::from_utf8_lossy(&b).into_owned());
     steps.push(previous::consistency(
         previous,
@@ -237,6 +258,10 @@ pub(crate) fn judge(domain: &Domain, g: &Gathered, previous: Option<&Previous>) 
         policy: policy.map(|(snapshot, _)| snapshot),
         policy_body: body_text,
         mx_hosts,
+        dane: g
+            .dane
+            .as_ref()
+            .map(|d| crate::dane::DaneReport::verdict_of(d.as_ref())),
         steps,
     }
 }

@@ -100,6 +100,7 @@ mod tests {
             policy_body: None,
             policy: None,
             mx_hosts: Vec::new(),
+            dane: None,
             steps: vec![Step::new("sts-txt", "TXT".to_owned(), findings)],
         }
     }

@@ -1,10 +1,12 @@
-//! Step 6: each MX host over SMTP: greeting, EHLO, STARTTLS (RFC 3207), then a TLS handshake whose
-//! certificate must be valid for the MX host name (RFC 8461 §4.2, MATCH-7). The session is the I/O
-//! that [`gather`](super::gather) runs; [`smtp`] judges what it saw.
+//! Step 7: each MX host over SMTP: greeting, EHLO, STARTTLS (RFC 3207), then a TLS handshake whose
+//! certificate must be valid for the MX host name (RFC 8461 §4.2, MATCH-7) and, where the host
+//! publishes usable TLSA records, match one of them (RFC 7672 §3.1, DANE-6). The session is the
+//! I/O that [`gather`](super::gather) runs; [`smtp`] judges what it saw.
 
 use std::time::SystemTime;
 
 use mta_sts_fetch::{FetchError, TlsDetails, TlsProbe};
+use smtp_dane::{ChainMatch, DANE_EE, DaneState, HostAnswer, Tlsa, chain_match};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -17,9 +19,11 @@ const MAX_LINES: usize = 64;
 /// Our EHLO name: nothing is delivered, so a name that cannot be mistaken for a real host.
 const EHLO: &[u8] = b"EHLO mta-sts-query.invalid\r\n";
 
-/// Step 6, from the probes of every MX host (`None` when the step was skipped).
+/// Step 7, from the probes of every MX host (`None` when the step was skipped) and the DANE state
+/// (`None` when unknown or not looked up).
 pub(super) fn smtp(
     probes: Option<&[SmtpProbe]>,
+    dane: Option<&DaneState>,
     mx_hosts: &[String],
     port: u16,
     now: SystemTime,
@@ -39,7 +43,11 @@ pub(super) fn smtp(
             vec![Finding::ok(None, "no MX host to check")],
         );
     }
-    let mut findings: Vec<Finding> = probes.iter().map(|p| probe_finding(p, port, now)).collect();
+    let mut findings = Vec::with_capacity(probes.len());
+    for p in probes {
+        findings.push(probe_finding(p, port, now));
+        findings.extend(dane.and_then(|state| tlsa_finding(p, state)));
+    }
     if mx_hosts.len() > MAX_HOSTS {
         findings.push(Finding::ok(
             None,
@@ -99,6 +107,63 @@ fn probe_finding(probe: &SmtpProbe, port: u16, now: SystemTime) -> Finding {
         SmtpFailure::Pipelined => Finding::error("APPLY-1", format!("{host} ({address}): data sent after the STARTTLS reply, before TLS"))
             .fix("the server must not send anything between its 220 and the TLS handshake (RFC 3207 §5)"),
         SmtpFailure::Io(e) => Finding::error("APPLY-1", format!("{host} ({address}): {e}")).fix("the MX host must complete an SMTP session"),
+    }
+}
+
+/// DANE-6: the chain a host presented against its usable TLSA records: DANE-EE (3) against the
+/// leaf, DANE-TA (2) against the certificates after it. `None` when the host has no usable
+/// record or presented no certificate (its failure is already a finding).
+fn tlsa_finding(probe: &SmtpProbe, state: &DaneState) -> Option<Finding> {
+    let host = &probe.host;
+    let records = state
+        .hosts()
+        .iter()
+        .find(|h| h.host.eq_ignore_ascii_case(host.trim_end_matches('.')))
+        .and_then(|h| match &h.answer {
+            HostAnswer::Tlsa(records) if h.answer.has_usable_tlsa() => Some(records),
+            _ => None,
+        })?;
+    let seen = probe.result.as_ref().ok()?;
+    let chain: Vec<&[u8]> = seen.chain.iter().map(Vec::as_slice).collect();
+    let at = format!("{host} ({})", seen.address);
+    Some(match chain_match(records, &chain) {
+        Some(m) => Finding::ok(
+            "DANE-6",
+            format!(
+                "{at}: certificate chain matches TLSA {}",
+                matched(records, m)
+            ),
+        ),
+        None => {
+            let usable = records.iter().filter(|r| r.usability().is_usable()).count();
+            Finding::error(
+                "DANE-6",
+                format!("{at}: the certificate chain presented matches none of the {usable} usable TLSA record{}: senders that do DANE will not deliver to it", if usable == 1 { "" } else { "s" }),
+            )
+            .fix(replacement(host, &chain))
+        }
+    })
+}
+
+fn matched(records: &[Tlsa], m: ChainMatch) -> String {
+    let record = crate::dane::short_record(&records[m.record].to_string(), false);
+    match m.depth {
+        0 => format!("{record} (DANE-EE, the server's own certificate)"),
+        depth => format!("{record} (DANE-TA, certificate {depth} of the chain)"),
+    }
+}
+
+/// The record that would match the leaf presented, to publish (beside the old ones until their
+/// TTL has passed) if the certificate is the intended one.
+fn replacement(host: &str, chain: &[&[u8]]) -> String {
+    match chain
+        .first()
+        .and_then(|leaf| Tlsa::for_certificate(DANE_EE, 1, 1, leaf))
+    {
+        Some(record) => format!(
+            "publish TLSA records for the certificate in use, e.g. \"{record}\" at _25._tcp.{host}, or install the certificate the records describe"
+        ),
+        None => format!("publish TLSA records at _25._tcp.{host} for the certificate in use"),
     }
 }
 
@@ -340,6 +405,7 @@ mod judge_tests {
             address: address(),
             version: TlsVersion::Tls13,
             not_after: Some(now() + Duration::from_secs(days * 86_400)),
+            chain: Vec::new(),
         })
     }
 
@@ -390,17 +456,80 @@ mod judge_tests {
         for (result, verdict, id) in table {
             let shown = format!("{result:?}");
             let probes = [probe(result)];
-            let step = smtp(Some(&probes), &hosts, 25, now());
+            let step = smtp(Some(&probes), None, &hosts, 25, now());
             assert_eq!(step.verdict, verdict, "{shown}: {:#?}", step.findings);
             assert_eq!(step.findings[0].id, Some(id), "{shown}");
         }
     }
 
     #[test]
+    fn dane_6_presented_chain_against_tlsa() {
+        use smtp_dane::{DANE_TA, HostDane, MxAnswer};
+
+        // Selector 0 digests the bytes as they are, so stand-ins for certificates will do here;
+        // the integration tests use real ones.
+        let (leaf, ca) = (b"leaf certificate".to_vec(), b"issuing CA".to_vec());
+        let record = |usage, cert: &[u8]| Tlsa::for_certificate(usage, 0, 1, cert).unwrap();
+        let table: Vec<(Vec<Tlsa>, Option<Verdict>, &str)> = vec![
+            (
+                vec![record(DANE_EE, &leaf)],
+                Some(Verdict::Ok),
+                "(DANE-EE, the server's own certificate)",
+            ),
+            (
+                vec![record(DANE_TA, &ca)],
+                Some(Verdict::Ok),
+                "(DANE-TA, certificate 1 of the chain)",
+            ),
+            // Usage 3 is only ever the leaf, usage 2 never is.
+            (
+                vec![record(DANE_EE, &ca)],
+                Some(Verdict::Error),
+                "matches none of the 1 usable TLSA record:",
+            ),
+            (
+                vec![record(DANE_TA, &leaf)],
+                Some(Verdict::Error),
+                "matches none",
+            ),
+            // No usable record: the DANE step says so; nothing to match here.
+            (vec![record(1, &leaf)], None, ""),
+        ];
+        let hosts = vec!["mx1.example.com".to_owned()];
+        for (records, verdict, text) in table {
+            let state = DaneState::new(
+                MxAnswer::Secure(hosts.clone()),
+                vec![HostDane {
+                    host: hosts[0].clone(),
+                    answer: HostAnswer::Tlsa(records.clone()),
+                }],
+                Duration::from_secs(60),
+            );
+            let probes = [probe(Ok(SmtpSeen {
+                address: address(),
+                version: TlsVersion::Tls13,
+                not_after: None,
+                chain: vec![leaf.clone(), ca.clone()],
+            }))];
+            let step = smtp(Some(&probes), Some(&state), &hosts, 25, now());
+            let found = step.findings.iter().find(|f| f.id == Some("DANE-6"));
+            assert_eq!(
+                found.map(|f| f.verdict),
+                verdict,
+                "{records:?}: {:#?}",
+                step.findings
+            );
+            if let Some(f) = found {
+                assert!(f.message.contains(text), "{}", f.message);
+            }
+        }
+    }
+
+    #[test]
     fn skipped_and_empty() {
-        let step = smtp(None, &["mx1.example.com".to_owned()], 25, now());
+        let step = smtp(None, None, &["mx1.example.com".to_owned()], 25, now());
         assert_eq!(step.findings[0].message, "skipped (--no-smtp)");
-        let step = smtp(Some(&[]), &[], 25, now());
+        let step = smtp(Some(&[]), None, &[], 25, now());
         assert_eq!(step.findings[0].message, "no MX host to check");
     }
 }

@@ -6,6 +6,8 @@ mod lookup;
 mod kit;
 // `check`: whole-deployment checks against DNS, HTTPS and SMTP servers on loopback.
 mod check;
+// DANE in `check` and `--dane`, against DNSSEC-signed zones on loopback.
+mod dane;
 // Offline linting of policy files and TXT records.
 mod lint;
 // docs/rules.md against the rule IDs in the code and the tests it lists.
