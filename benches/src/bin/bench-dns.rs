@@ -18,10 +18,7 @@ use mta_sts_testkit::{SignedDns, ZoneKind};
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let domains: usize = args
-        .first()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(10_000);
+    let domains: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let signed = match args.get(1).map(String::as_str) {
         Some("--signed") => Some(args.get(2).expect("--signed needs ANCHOR_FILE").clone()),
         Some(other) => panic!("unknown argument {other:?}"),

@@ -6,12 +6,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rustls::{ClientConfig, ProtocolVersion};
+use std::sync::Mutex;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, ProtocolVersion, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::tls::{client_config, handshake_error, server_name};
+use crate::tls::{handshake_error, provider, root_store, server_name};
 use crate::{ConfigError, FetchConfig, FetchError, cert};
 
 /// A TLS protocol version.
@@ -138,6 +143,7 @@ pub(crate) struct Observed {
 #[derive(Clone)]
 pub struct TlsProbe {
     tls: Arc<ClientConfig>,
+    verifier: Arc<WebPkiServerVerifier>,
 }
 
 impl fmt::Debug for TlsProbe {
@@ -149,9 +155,20 @@ impl fmt::Debug for TlsProbe {
 impl TlsProbe {
     /// A probe trusting `config`'s roots and CA files.
     pub fn new(config: &FetchConfig) -> Result<Self, ConfigError> {
-        let mut tls = Arc::unwrap_or_clone(client_config(config)?);
-        tls.alpn_protocols.clear();
-        Ok(Self { tls: Arc::new(tls) })
+        let roots = Arc::new(root_store(config)?);
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider())
+            .build()
+            .map_err(|e| ConfigError::Tls(Box::new(e)))?;
+        let tls = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| ConfigError::Tls(Box::new(e)))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::clone(&verifier) as Arc<dyn ServerCertVerifier>)
+            .with_no_client_auth();
+        Ok(Self {
+            tls: Arc::new(tls),
+            verifier,
+        })
     }
 
     /// Runs a handshake with SNI `host` and validates the certificate for `host`. No deadline:
@@ -160,10 +177,86 @@ impl TlsProbe {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        let stream = TlsConnector::from(Arc::clone(&self.tls))
-            .connect(server_name(host)?, io)
+        self.handshake_recording(host, io).await.0
+    }
+
+    /// [`handshake`](Self::handshake), also returning the certificates the server presented
+    /// (leaf first, DER) whether or not they validated: a host authenticated by DANE alone
+    /// (RFC 7672) has a chain no public CA vouches for, and its TLSA records are matched against
+    /// it all the same. Empty when the handshake failed before the server's certificates.
+    pub async fn handshake_recording<IO>(
+        &self,
+        host: &str,
+        io: IO,
+    ) -> (Result<TlsDetails, FetchError>, Vec<Vec<u8>>)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let name = match server_name(host) {
+            Ok(name) => name,
+            Err(e) => return (Err(e), Vec::new()),
+        };
+        let recorder = Arc::new(Recorder {
+            inner: Arc::clone(&self.verifier),
+            seen: Mutex::default(),
+        });
+        let mut tls = (*self.tls).clone();
+        tls.dangerous()
+            .set_certificate_verifier(Arc::clone(&recorder) as Arc<dyn ServerCertVerifier>);
+        let result = TlsConnector::from(Arc::new(tls))
+            .connect(name, io)
             .await
-            .map_err(|e| handshake_error(host, e))?;
-        Ok(TlsDetails::of(&stream))
+            .map(|stream| TlsDetails::of(&stream))
+            .map_err(|e| handshake_error(host, e));
+        let seen = std::mem::take(&mut *recorder.seen.lock().unwrap_or_else(|p| p.into_inner()));
+        (result, seen)
+    }
+}
+
+/// The WebPKI verifier, noting the chain it was shown before judging it.
+#[derive(Debug)]
+struct Recorder {
+    inner: Arc<WebPkiServerVerifier>,
+    seen: Mutex<Vec<Vec<u8>>>,
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.as_ref().to_vec())
+            .collect();
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = chain;
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }

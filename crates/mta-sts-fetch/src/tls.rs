@@ -9,6 +9,27 @@ use crate::{CertificateProblem, ConfigError, FetchConfig, FetchError, Roots};
 /// The client TLS configuration: ring provider, TLS 1.2 and 1.3 only (FETCH-7), chosen roots plus
 /// extra CAs, ALPN h2 and http/1.1.
 pub(crate) fn client_config(config: &FetchConfig) -> Result<Arc<ClientConfig>, ConfigError> {
+    let roots = root_store(config)?;
+    let mut tls = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| ConfigError::Tls(Box::new(e)))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = if config.http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    Ok(Arc::new(tls))
+}
+
+/// The crypto provider of every TLS client here: ring.
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The roots `config` asks for plus its extra CAs.
+pub(crate) fn root_store(config: &FetchConfig) -> Result<RootCertStore, ConfigError> {
     let mut roots = RootCertStore::empty();
     match config.roots {
         Roots::Webpki => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -40,18 +61,7 @@ pub(crate) fn client_config(config: &FetchConfig) -> Result<Arc<ClientConfig>, C
             reason,
         })?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ConfigError::Tls(Box::new(e)))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = if config.http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
-    Ok(Arc::new(tls))
+    Ok(roots)
 }
 
 fn add_pem(roots: &mut RootCertStore, pem: &[u8]) -> Result<(), String> {

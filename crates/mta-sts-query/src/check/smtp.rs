@@ -97,10 +97,10 @@ fn probe_finding(probe: &SmtpProbe, port: u16, now: SystemTime) -> Finding {
     match failure {
         SmtpFailure::NoStartTls => Finding::error("APPLY-1", format!("{host} ({address}): STARTTLS is not offered after EHLO"))
             .fix("enable STARTTLS (Postfix: smtpd_tls_security_level = may, with a certificate for the MX name)"),
-        SmtpFailure::Tls(e @ FetchError::Certificate { .. }) => Finding::error("MATCH-7", format!("{host} ({address}): {e}")).fix(format!(
+        SmtpFailure::Tls { error: e @ FetchError::Certificate { .. }, .. } => Finding::error("MATCH-7", format!("{host} ({address}): {e}")).fix(format!(
             "install a certificate whose subjectAltName covers {host}, from a public CA, not expired"
         )),
-        SmtpFailure::Tls(e) => Finding::error("MATCH-7", format!("{host} ({address}): TLS handshake failed: {e}"))
+        SmtpFailure::Tls { error: e, .. } => Finding::error("MATCH-7", format!("{host} ({address}): TLS handshake failed: {e}"))
             .fix("enable TLS 1.2 and 1.3 with a certificate for the MX name"),
         SmtpFailure::Reply { expected, got } => Finding::error("APPLY-1", format!("{host} ({address}): expected {expected}, got {}", got.summary()))
             .fix("the MX host must accept EHLO and STARTTLS"),
@@ -123,9 +123,17 @@ fn tlsa_finding(probe: &SmtpProbe, state: &DaneState) -> Option<Finding> {
             HostAnswer::Tlsa(records) if h.answer.has_usable_tlsa() => Some(records),
             _ => None,
         })?;
-    let seen = probe.result.as_ref().ok()?;
-    let chain: Vec<&[u8]> = seen.chain.iter().map(Vec::as_slice).collect();
-    let at = format!("{host} ({})", seen.address);
+    // A chain that failed WebPKI validation still counts here: DANE does not need a public CA.
+    let (address, presented) = match &probe.result {
+        Ok(seen) => (seen.address, &seen.chain),
+        Err(SmtpProblem::Session {
+            address,
+            failure: SmtpFailure::Tls { chain, .. },
+        }) if !chain.is_empty() => (*address, chain),
+        Err(_) => return None,
+    };
+    let chain: Vec<&[u8]> = presented.iter().map(Vec::as_slice).collect();
+    let at = format!("{host} ({address})");
     Some(match chain_match(records, &chain) {
         Some(m) => Finding::ok(
             "DANE-6",
@@ -177,7 +185,13 @@ pub(crate) enum SmtpFailure {
     /// EHLO did not advertise STARTTLS.
     NoStartTls,
     /// The TLS handshake or the certificate check failed.
-    Tls(FetchError),
+    Tls {
+        /// Why.
+        error: FetchError,
+        /// What the server presented before the failure, leaf first (empty if nothing): a host
+        /// that only DANE authenticates is still matched against its TLSA records.
+        chain: Vec<Vec<u8>>,
+    },
     /// Bytes arrived between the STARTTLS reply and the handshake.
     Pipelined,
 }
@@ -228,10 +242,10 @@ pub(crate) async fn session(
     if !reader.buffer().is_empty() {
         return Err(SmtpFailure::Pipelined);
     }
-    probe
-        .handshake(host, reader.into_inner())
-        .await
-        .map_err(SmtpFailure::Tls)
+    match probe.handshake_recording(host, reader.into_inner()).await {
+        (Ok(details), _) => Ok(details),
+        (Err(error), chain) => Err(SmtpFailure::Tls { error, chain }),
+    }
 }
 
 /// One SMTP reply: the code of its last line and the text of every line.
@@ -428,7 +442,10 @@ mod judge_tests {
             (seen(90), Verdict::Ok, "MATCH-7"),
             (seen(5), Verdict::Warning, "MATCH-7"),
             (
-                failed(SmtpFailure::Tls(wrong_name)),
+                failed(SmtpFailure::Tls {
+                    error: wrong_name,
+                    chain: Vec::new(),
+                }),
                 Verdict::Error,
                 "MATCH-7",
             ),
@@ -523,6 +540,49 @@ mod judge_tests {
                 assert!(f.message.contains(text), "{}", f.message);
             }
         }
+    }
+
+    /// A host with a certificate no public CA vouches for, authenticated by DANE alone: the WebPKI
+    /// failure is reported (MTA-STS needs it) and the chain is still matched against the TLSA.
+    #[test]
+    fn dane_6_chain_that_failed_webpki_is_still_matched() {
+        use smtp_dane::{HostDane, MxAnswer};
+
+        let leaf = b"self-signed certificate".to_vec();
+        let hosts = vec!["mx1.example.com".to_owned()];
+        let state = DaneState::new(
+            MxAnswer::Secure(hosts.clone()),
+            vec![HostDane {
+                host: hosts[0].clone(),
+                answer: HostAnswer::Tlsa(vec![
+                    Tlsa::for_certificate(DANE_EE, 0, 1, &leaf).unwrap(),
+                ]),
+            }],
+            Duration::from_secs(60),
+        );
+        let untrusted = |chain: Vec<Vec<u8>>| {
+            failed(SmtpFailure::Tls {
+                error: FetchError::Certificate {
+                    host: hosts[0].clone(),
+                    problem: CertificateProblem::UnknownIssuer,
+                },
+                chain,
+            })
+        };
+        let probes = [probe(untrusted(vec![leaf.clone()]))];
+        let step = smtp(Some(&probes), Some(&state), &hosts, 25, now());
+        let ids: Vec<_> = step.findings.iter().map(|f| (f.id, f.verdict)).collect();
+        assert_eq!(
+            ids,
+            [
+                (Some("MATCH-7"), Verdict::Error),
+                (Some("DANE-6"), Verdict::Ok)
+            ]
+        );
+        // Nothing presented (the handshake failed before the certificates): nothing to match.
+        let probes = [probe(untrusted(Vec::new()))];
+        let step = smtp(Some(&probes), Some(&state), &hosts, 25, now());
+        assert!(step.findings.iter().all(|f| f.id != Some("DANE-6")));
     }
 
     #[test]

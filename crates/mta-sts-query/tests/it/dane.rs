@@ -229,6 +229,33 @@ async fn dane_1_2_6_matching_tlsa_records() {
     }
 }
 
+/// DANE-6: an MX host with a self-signed certificate, authenticated by its TLSA record alone. The
+/// WebPKI failure stays an error (MTA-STS needs a public CA), and the chain it presented is still
+/// matched: the TLSA record is right.
+#[tokio::test(flavor = "multi_thread")]
+async fn dane_6_self_signed_host_matched_by_its_tlsa() {
+    let lab = Lab::start(ONE_MX_POLICY).await;
+    lab.smtp.set_behavior(SmtpBehavior {
+        cert: CertKind::SelfSigned,
+        ..SmtpBehavior::default()
+    });
+    let record = lab.tlsa(MX1, 3, 1, 1);
+    let dns = with_tlsa(Lab::zone(ZoneKind::Signed, &[MX1]), MX1, &record)
+        .start()
+        .await
+        .unwrap();
+    let (out, v) = lab.check(&dns).await;
+    assert_outcome(&out, &v, 2, &["smtp"]);
+    assert_finding(&v, "smtp", "error", "MATCH-7", MX1);
+    assert_finding(
+        &v,
+        "smtp",
+        "ok",
+        "DANE-6",
+        "DANE-EE, the server's own certificate",
+    );
+}
+
 /// DANE-6: a TLSA record for another certificate is an error in the SMTP step, with the record
 /// that would match in the fix; the certificate still passes the MTA-STS check (DANE-10: the two
 /// disagree).
