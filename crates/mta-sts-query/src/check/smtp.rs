@@ -569,7 +569,7 @@ mod judge_tests {
                 chain,
             })
         };
-        let probes = [probe(untrusted(vec![leaf.clone()]))];
+        let probes = [probe(untrusted(vec![leaf]))];
         let step = smtp(Some(&probes), Some(&state), &hosts, 25, now());
         let ids: Vec<_> = step.findings.iter().map(|f| (f.id, f.verdict)).collect();
         assert_eq!(
