@@ -241,7 +241,7 @@ impl Zone {
 
 /// `dns:` (our addition).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(default)]
+#[serde(try_from = "DnsKeys")]
 #[non_exhaustive]
 pub struct Dns {
     /// `IP:PORT` name servers; empty means `/etc/resolv.conf`.
@@ -249,6 +249,41 @@ pub struct Dns {
     /// DNSKEY records (zone-file syntax, as `/usr/share/dns/root.key`) that DNSSEC validation of
     /// DANE lookups starts from; default: the root zone's keys built into the daemon.
     pub trust_anchor: Option<PathBuf>,
+    /// DANE lookups trust the AD bit of the name servers instead of validating DNSSEC in
+    /// process (default false). They must all be on loopback, or the daemon does not start: the
+    /// AD bit is not authenticated on the wire. Excludes `trust_anchor`.
+    pub trust_ad: bool,
+}
+
+/// The keys of `dns:` as written, before the check that they fit together.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct DnsKeys {
+    nameservers: Vec<SocketAddr>,
+    trust_anchor: Option<PathBuf>,
+    #[serde(deserialize_with = "scalar::boolean")]
+    trust_ad: bool,
+}
+
+impl TryFrom<DnsKeys> for Dns {
+    type Error = String;
+
+    fn try_from(keys: DnsKeys) -> Result<Self, String> {
+        // Both would mean two sources of DNSSEC truth; refuse rather than pick one silently.
+        if keys.trust_ad && keys.trust_anchor.is_some() {
+            return Err(
+                "dns.trust_anchor and dns.trust_ad cannot be used together: with \
+                        trust_ad the resolver in dns.nameservers validates and no trust anchor \
+                        is read; remove one of them"
+                    .into(),
+            );
+        }
+        Ok(Self {
+            nameservers: keys.nameservers,
+            trust_anchor: keys.trust_anchor,
+            trust_ad: keys.trust_ad,
+        })
+    }
 }
 
 /// `tls:` (our addition).

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
+use anyhow::Context as _;
 use futures_util::{SinkExt, StreamExt};
 use mta_sts_fetch::{
     DaneClient, DnsClient, DnssecTrust, FetchConfig, PolicyClient, Proxy, Roots, SystemClock,
@@ -96,6 +97,7 @@ impl Daemon {
         let resolver = Resolver::new(dns, https, cache, Arc::clone(&clock), resolver_config);
         let dane = if config.dane_enabled() {
             let trust = match &config.dns.trust_anchor {
+                _ if config.dns.trust_ad => DnssecTrust::LocalResolver,
                 Some(path) => DnssecTrust::AnchorFile(path.clone()),
                 None => DnssecTrust::Root,
             };
@@ -104,7 +106,13 @@ impl Daemon {
                  smtp_dns_support_level = dnssec and a DNSSEC-validating resolver in its resolv.conf; \
                  without them Postfix downgrades those answers (see mta-sts-daemon.yml(5), dane)"
             );
-            Some(DaneClient::new(fetch, &trust, DANE_CACHE)?)
+            let dane = DaneClient::new(fetch, &trust, DANE_CACHE);
+            // Name the key that asked for it: the refusal of a remote resolver says why.
+            Some(if config.dns.trust_ad {
+                dane.context("dns.trust_ad")?
+            } else {
+                dane?
+            })
         } else {
             None
         };

@@ -1,19 +1,28 @@
 //! DANE lookups (RFC 7672 §2.2): the MX RRset, each MX host's addresses and TLSA records,
-//! validated with DNSSEC in process, judged by `smtp-dane`, cached for the answers' TTL.
+//! validated with DNSSEC in process (or vouched for by a validating resolver on this host with
+//! the AD bit), judged by `smtp-dane`, cached for the answers' TTL.
 //!
 //! A separate resolver from [`DnsClient`](crate::DnsClient)'s: MTA-STS lookups must never depend on
 //! DNSSEC (an unsigned or oddly signed policy host is normal), while here every answer must be
 //! validated.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use hickory_resolver::TokioResolver;
+use hickory_resolver::config::ProtocolConfig;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::tcp::TcpClientStream;
+use hickory_resolver::net::udp::UdpClientStream;
+use hickory_resolver::net::xfer::DnsHandle;
 use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
 use hickory_resolver::proto::dnssec::{Proof, TrustAnchors};
-use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::op::{
+    DnsRequest, DnsRequestOptions, DnsResponse, Edns, Message, Query, ResponseCode,
+};
 use hickory_resolver::proto::rr::{RData, Record, RecordType};
 use smtp_dane::{DaneState, HostAnswer, HostDane, MxAnswer, Tlsa};
 use tokio::time::Instant;
@@ -35,6 +44,9 @@ const MAX_TTL: Duration = Duration::from_secs(86_400);
 const MAX_CHAIN: usize = 8;
 /// The TTL of a negative answer without an SOA to take it from.
 const NEGATIVE_TTL: u32 = 60;
+/// The EDNS payload size offered to a resolver whose AD bit is trusted: the DNS flag day 2020
+/// value, which avoids IP fragmentation; larger answers come over TCP.
+const EDNS_PAYLOAD: u16 = 1232;
 
 /// Where DNSSEC validation of DANE lookups starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -46,6 +58,12 @@ pub enum DnssecTrust {
     /// The DNSKEY records in this file, in zone-file syntax (as `/usr/share/dns/root.key`):
     /// for a private root, or tests.
     AnchorFile(PathBuf),
+    /// No validation in process: the configured name servers (or the system's) are validating
+    /// resolvers on this host, and an answer is secure exactly when it carries their AD
+    /// (Authenticated Data) bit. [`DaneClient::new`] refuses this unless every name server is
+    /// a loopback address: the AD bit is not authenticated on the wire (RFC 6698 §4.1, RFC 7672
+    /// §2.1).
+    LocalResolver,
 }
 
 /// Why a domain's DANE state could not be established. A caller must not treat this as "no
@@ -75,6 +93,7 @@ pub enum DaneError {
 }
 
 /// A validated answer: records and whether all of them are secure, or a denial and whether it is.
+/// Both ways of establishing DNSSEC end here, so everything above `query_once` is shared.
 enum Answer {
     Records {
         records: Vec<Record>,
@@ -96,14 +115,24 @@ impl Answer {
     }
 }
 
-/// DANE lookups through a validating hickory resolver: [`DaneClient::lookup`] gathers and judges
-/// one domain; [`DaneClient::state`] does the same through a cache that keeps each state for its
-/// TTL and runs one lookup per domain at a time.
+/// DANE lookups through a validating hickory resolver, or through a local validating resolver
+/// whose AD bit is trusted: [`DaneClient::lookup`] gathers and judges one domain;
+/// [`DaneClient::state`] does the same through a cache that keeps each state for its TTL and runs
+/// one lookup per domain at a time.
 #[derive(Clone)]
 pub struct DaneClient {
-    resolver: Arc<TokioResolver>,
+    source: Source,
     timeout: Duration,
     cache: Arc<quick_cache::sync::Cache<String, Cached>>,
+}
+
+/// Where secure answers come from.
+#[derive(Clone)]
+enum Source {
+    /// hickory validates every answer from the trust anchor.
+    Validating(Arc<TokioResolver>),
+    /// These loopback resolvers validate, and say so with the AD bit.
+    LocalResolver(Arc<[SocketAddr]>),
 }
 
 #[derive(Clone)]
@@ -123,39 +152,94 @@ impl std::fmt::Debug for DaneClient {
 impl DaneClient {
     /// A client for `config.nameservers` (or the system's) that validates from `trust`; the whole
     /// lookup of one domain is bounded by `config.timeout`. `capacity` bounds the cache (domains).
+    ///
+    /// With [`DnssecTrust::LocalResolver`], fails with [`ConfigError::AdNotLoopback`] unless every
+    /// name server is on loopback.
     pub fn new(
         config: &FetchConfig,
         trust: &DnssecTrust,
         capacity: usize,
     ) -> Result<Self, ConfigError> {
-        let mut builder = resolver_builder(config)?;
-        if let DnssecTrust::AnchorFile(path) = trust {
-            let anchors = TrustAnchors::from_file(path).map_err(|e| ConfigError::TrustAnchor {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            if anchors.is_empty() {
-                return Err(ConfigError::TrustAnchor {
-                    path: path.display().to_string(),
-                    reason: "no DNSKEY record for the root zone".into(),
-                });
-            }
-            builder = builder.with_trust_anchor(Arc::new(anchors));
-        }
-        let opts = builder.options_mut();
-        opts.validate = true;
-        opts.timeout = config.timeout / 2;
-        opts.attempts = 2;
-        let resolver = builder
-            .build()
-            .map_err(|e| ConfigError::SystemDns(Box::new(e)))?;
+        let source = match trust {
+            DnssecTrust::LocalResolver => Source::LocalResolver(local_resolvers(config)?),
+            _ => Source::Validating(Arc::new(validating_resolver(config, trust)?)),
+        };
         Ok(Self {
-            resolver: Arc::new(resolver),
+            source,
             timeout: config.timeout,
             cache: Arc::new(quick_cache::sync::Cache::new(capacity.max(1))),
         })
     }
+}
 
+/// A hickory resolver that validates every answer from `trust`.
+fn validating_resolver(
+    config: &FetchConfig,
+    trust: &DnssecTrust,
+) -> Result<TokioResolver, ConfigError> {
+    let mut builder = resolver_builder(config)?;
+    if let DnssecTrust::AnchorFile(path) = trust {
+        let anchors = TrustAnchors::from_file(path).map_err(|e| ConfigError::TrustAnchor {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        if anchors.is_empty() {
+            return Err(ConfigError::TrustAnchor {
+                path: path.display().to_string(),
+                reason: "no DNSKEY record for the root zone".into(),
+            });
+        }
+        builder = builder.with_trust_anchor(Arc::new(anchors));
+    }
+    let opts = builder.options_mut();
+    opts.validate = true;
+    opts.timeout = config.timeout / 2;
+    opts.attempts = 2;
+    builder
+        .build()
+        .map_err(|e| ConfigError::SystemDns(Box::new(e)))
+}
+
+/// The name servers whose AD bit may be trusted: `config.nameservers`, or the system's, all of
+/// them on loopback.
+fn local_resolvers(config: &FetchConfig) -> Result<Arc<[SocketAddr]>, ConfigError> {
+    let servers = if config.nameservers.is_empty() {
+        let (system, _) = hickory_resolver::system_conf::read_system_conf()
+            .map_err(|e| ConfigError::SystemDns(Box::new(e)))?;
+        let mut servers: Vec<SocketAddr> = Vec::new();
+        for server in system.name_servers() {
+            let port = server
+                .connections
+                .iter()
+                .find(|c| matches!(c.protocol, ProtocolConfig::Udp))
+                .map_or(53, |c| c.port);
+            let addr = SocketAddr::new(server.ip, port);
+            if !servers.contains(&addr) {
+                servers.push(addr);
+            }
+        }
+        servers
+    } else {
+        config.nameservers.clone()
+    };
+    if servers.is_empty() {
+        return Err(ConfigError::SystemDns(
+            "no name server to trust the AD bit of".into(),
+        ));
+    }
+    // Every one, not just the first: a lookup may be answered by any of them.
+    if let Some(remote) = servers
+        .iter()
+        .find(|s| !s.ip().to_canonical().is_loopback())
+    {
+        return Err(ConfigError::AdNotLoopback {
+            nameserver: *remote,
+        });
+    }
+    Ok(servers.into())
+}
+
+impl DaneClient {
     /// The cached state of `domain` if it is still fresh, without waiting: the warm path.
     pub fn cached(&self, domain: &str) -> Option<Result<Arc<DaneState>, Arc<DaneError>>> {
         self.cache
@@ -380,9 +464,23 @@ impl DaneClient {
         }))
     }
 
+    /// One lookup, secure or not as the configured source of trust says.
     async fn query_once(&self, name: &str, rtype: RecordType) -> Result<Answer, DaneError> {
+        match &self.source {
+            Source::Validating(resolver) => self.validated(resolver, name, rtype).await,
+            Source::LocalResolver(servers) => self.authenticated(servers, name, rtype).await,
+        }
+    }
+
+    /// One lookup validated in process by hickory.
+    async fn validated(
+        &self,
+        resolver: &TokioResolver,
+        name: &str,
+        rtype: RecordType,
+    ) -> Result<Answer, DaneError> {
         let fqdn = absolute(name)?;
-        match self.resolver.lookup(fqdn, rtype).await {
+        match resolver.lookup(fqdn, rtype).await {
             Ok(lookup) => {
                 let records = lookup.answers().to_vec();
                 let secure =
@@ -433,6 +531,123 @@ impl DaneClient {
             }),
             Err(e) => Err(dns_error(name, e, self.timeout).into()),
         }
+    }
+
+    /// One lookup through the local validating resolvers, tried in order: secure exactly when
+    /// the answer has the AD bit. SERVFAIL (how a validating resolver reports bogus data),
+    /// REFUSED and silence move on to the next resolver; the last failure is the error.
+    async fn authenticated(
+        &self,
+        servers: &[SocketAddr],
+        name: &str,
+        rtype: RecordType,
+    ) -> Result<Answer, DaneError> {
+        let fqdn = absolute(name)?;
+        // Two tries' worth of the deadline, as the validating resolver gets; `lookup` bounds the
+        // whole domain anyway.
+        let per_server = self.timeout / 2;
+        let mut failure = None;
+        for server in servers {
+            match ad_exchange(*server, Query::query(fqdn.clone(), rtype), per_server).await {
+                Ok(response) => match response.response_code {
+                    ResponseCode::NoError | ResponseCode::NXDomain => {
+                        return Ok(ad_answer(&response, rtype));
+                    }
+                    code => {
+                        failure = Some(DnsError::Response {
+                            name: name.to_owned(),
+                            code: code.to_string(),
+                        });
+                    }
+                },
+                Err(e) => failure = Some(dns_error(name, e, per_server)),
+            }
+        }
+        Err(failure
+            .unwrap_or_else(|| DnsError::Other {
+                name: name.to_owned(),
+                source: "no name server".into(),
+            })
+            .into())
+    }
+}
+
+/// Sends `query` to `server` with RD (the resolver recurses), AD (RFC 6840 §5.7: report
+/// authentication) and EDNS DO (RFC 3225: DNSSEC wanted), over UDP, and again over TCP when the
+/// UDP answer is truncated. Each exchange is a fresh socket (a random source port for UDP),
+/// so nothing outlives the lookup.
+async fn ad_exchange(
+    server: SocketAddr,
+    query: Query,
+    timeout: Duration,
+) -> Result<DnsResponse, NetError> {
+    let mut message = Message::query();
+    message.metadata.recursion_desired = true;
+    message.metadata.authentic_data = true;
+    message.queries.push(query);
+    let mut edns = Edns::new();
+    edns.set_max_payload(EDNS_PAYLOAD).set_dnssec_ok(true);
+    message.edns = Some(edns);
+    let mut options = DnsRequestOptions::default();
+    options.edns_payload_len = EDNS_PAYLOAD;
+    options.edns_set_dnssec_ok = true;
+    let request = DnsRequest::new(message, options);
+
+    let provider = TokioRuntimeProvider::default();
+    let udp = UdpClientStream::builder(server, provider.clone())
+        .with_timeout(Some(timeout))
+        .exchange();
+    let response = first_response(udp.send(request.clone())).await?;
+    if !response.metadata.truncation {
+        return Ok(response);
+    }
+    let tcp = TcpClientStream::exchange(server, None, timeout, Some(1), provider).await?;
+    first_response(tcp.send(request)).await
+}
+
+async fn first_response<S>(mut responses: S) -> Result<DnsResponse, NetError>
+where
+    S: futures_util::Stream<Item = Result<DnsResponse, NetError>> + Unpin,
+{
+    responses
+        .next()
+        .await
+        .unwrap_or_else(|| Err(NetError::from("the name server closed without an answer")))
+}
+
+/// The answer in a NOERROR or NXDOMAIN response from a resolver whose AD bit is trusted. The
+/// resolver has followed any CNAMEs, and its AD bit covers the whole chain, so the answer is
+/// kept as it came: the `rtype` records and the CNAMEs, without signatures.
+fn ad_answer(response: &DnsResponse, rtype: RecordType) -> Answer {
+    let secure = response.metadata.authentic_data;
+    let records: Vec<Record> = response
+        .answers
+        .iter()
+        .filter(|r| r.record_type() == rtype || r.record_type() == RecordType::CNAME)
+        .cloned()
+        .collect();
+    if response.response_code == ResponseCode::NoError
+        && records.iter().any(|r| r.record_type() == rtype)
+    {
+        let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(NEGATIVE_TTL);
+        return Answer::Records {
+            records,
+            secure,
+            ttl,
+        };
+    }
+    // NXDOMAIN, NODATA, or a CNAME chain into nothing.
+    let chain_ttl = records.iter().map(|r| r.ttl).min();
+    let ttl = response
+        .negative_ttl()
+        .into_iter()
+        .chain(chain_ttl)
+        .min()
+        .unwrap_or(NEGATIVE_TTL);
+    Answer::Denied {
+        nxdomain: response.response_code == ResponseCode::NXDomain,
+        secure,
+        ttl,
     }
 }
 

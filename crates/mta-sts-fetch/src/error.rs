@@ -204,6 +204,15 @@ pub enum ConfigError {
         /// What went wrong.
         reason: String,
     },
+    /// Trusting the AD bit ([`DnssecTrust::LocalResolver`](crate::DnssecTrust::LocalResolver))
+    /// was asked for with a name server that is not on this host.
+    #[error(
+        "will not trust the AD bit of name server {nameserver}: it is not a loopback address. The AD bit travels unauthenticated, so anyone between this host and a remote resolver could set it; only a validating resolver on this host (127.0.0.0/8 or ::1) may be trusted for DANE (RFC 6698 §4.1, RFC 7672 §2.1). Run a validating resolver such as unbound on 127.0.0.1 and name only it, or validate DNSSEC in process instead"
+    )]
+    AdNotLoopback {
+        /// The first name server that is not on loopback.
+        nameserver: std::net::SocketAddr,
+    },
     /// The User-Agent contains characters a header cannot carry.
     #[error("User-Agent {0:?} is not a valid header value")]
     UserAgent(String),

@@ -73,6 +73,14 @@ impl ZoneKind {
     }
 }
 
+/// What a validating resolver concludes about an answer, from the least to the most severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Validation {
+    Secure,
+    Insecure,
+    Bogus,
+}
+
 /// One TLSA record (RFC 6698 §2.1) for [`SignedDns::replace_tlsa`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tlsa {
@@ -115,6 +123,7 @@ impl Tlsa {
 pub struct SignedDnsBuilder {
     ttl: u32,
     cname_no_ds_proofs: bool,
+    validating_resolver: bool,
     zones: BTreeMap<String, (Name, ZoneKind)>,
     records: Vec<(Name, RData)>,
 }
@@ -124,6 +133,7 @@ impl Default for SignedDnsBuilder {
         Self {
             ttl: DEFAULT_TTL,
             cname_no_ds_proofs: false,
+            validating_resolver: false,
             zones: BTreeMap::new(),
             records: Vec::new(),
         }
@@ -147,6 +157,26 @@ impl SignedDnsBuilder {
     /// failure for tests of a workaround (see [`SignedDns`]).
     pub fn cname_no_ds_proofs(mut self, on: bool) -> Self {
         self.cname_no_ds_proofs = on;
+        self
+    }
+
+    /// Whether the server also reports what a validating recursive resolver (unbound, BIND)
+    /// concludes, for clients that trust its AD bit instead of validating. Off by default: the
+    /// AD bit is never set and bogus zones are served as they are, for clients that validate.
+    ///
+    /// When on, for a query without the CD bit:
+    ///
+    /// - an answer, positive or negative, that comes only from [`ZoneKind::Signed`] zones
+    ///   (through every zone of a CNAME chain, each with only signed zones above it) has the AD
+    ///   bit when the query had the AD or the DO bit (RFC 6840 §5.7);
+    /// - an answer that touches a [`ZoneKind::Unsigned`] zone, or a zone below one, has AD clear;
+    /// - a query answered from a [`ZoneKind::BogusSignatures`] or [`ZoneKind::ExpiredSignatures`]
+    ///   zone, or a zone below one, is answered SERVFAIL, as validating resolvers report bogus
+    ///   data (RFC 4035 §5.5).
+    ///
+    /// A query with CD (checking disabled) gets the data without AD, bogus or not.
+    pub fn validating_resolver(mut self, on: bool) -> Self {
+        self.validating_resolver = on;
         self
     }
 
@@ -277,6 +307,10 @@ impl SignedDnsBuilder {
 /// negative answers carry the owning zone's SOA and NSEC records (with RRSIGs) in the authority
 /// section. Keys are ECDSA P-256 (algorithm 13), one per zone, used as both KSK and ZSK; DS
 /// records use SHA-256.
+///
+/// With [`SignedDnsBuilder::validating_resolver`] it also sets the AD bit on secure answers and
+/// answers SERVFAIL for bogus ones, like a validating recursive resolver, for clients that trust
+/// the AD bit instead of validating.
 ///
 /// Point a resolver at [`addr`](Self::addr) and give it [`trust_anchor`](Self::trust_anchor) (or
 /// the file [`trust_anchor_path`](Self::trust_anchor_path)). With hickory-resolver 0.26 and
@@ -509,6 +543,7 @@ impl ZoneSpec {
 struct Model {
     ttl: u32,
     cname_no_ds_proofs: bool,
+    validating_resolver: bool,
     zones: BTreeMap<String, ZoneSpec>,
     records: Vec<(Name, RData)>,
 }
@@ -532,6 +567,7 @@ impl Model {
         Ok(Self {
             ttl: builder.ttl,
             cname_no_ds_proofs: builder.cname_no_ds_proofs,
+            validating_resolver: builder.validating_resolver,
             zones,
             records: builder.records,
         })
@@ -556,6 +592,24 @@ impl Model {
             self.parent_zone(name)
         } else {
             self.owner_zone(name)
+        }
+    }
+
+    /// What a validator concludes about `qtype` at `name`: from the root down, the first zone on
+    /// the way that is not [`ZoneKind::Signed`] decides (below an insecure cut nothing is
+    /// validated, below a bogus one nothing validates).
+    fn validation(&self, name: &Name, qtype: RecordType) -> Validation {
+        let Some(zone) = self.serving_zone(name, qtype) else {
+            return Validation::Bogus;
+        };
+        let mut path: Vec<ZoneKind> = ancestors(&zone.apex)
+            .filter_map(|n| self.zones.get(&key(&n)).map(|z| z.kind))
+            .collect();
+        path.reverse();
+        match path.into_iter().find(|kind| *kind != ZoneKind::Signed) {
+            None | Some(ZoneKind::Signed) => Validation::Secure,
+            Some(ZoneKind::Unsigned) => Validation::Insecure,
+            Some(ZoneKind::BogusSignatures | ZoneKind::ExpiredSignatures) => Validation::Bogus,
         }
     }
 
@@ -748,6 +802,8 @@ struct Sections {
     answers: Vec<Record>,
     authorities: Vec<Record>,
     additionals: Vec<Record>,
+    /// The worst validation outcome of the zones the answer came from.
+    validation: Validation,
 }
 
 /// hickory-server's view of the zones.
@@ -763,7 +819,7 @@ impl Handler {
         metadata.recursion_available = true;
         let options = LookupOptions::from_edns(request.edns.as_ref());
 
-        let sections = match request.request_info() {
+        let mut sections = match request.request_info() {
             Err(_) => Sections::with_code(ResponseCode::FormErr),
             Ok(_) if request.metadata.op_code != OpCode::Query => {
                 Sections::with_code(ResponseCode::NotImp)
@@ -782,6 +838,23 @@ impl Handler {
                 }
             }
         };
+        if lock(&self.state).model.validating_resolver && !request.metadata.checking_disabled {
+            if sections.validation == Validation::Bogus
+                && matches!(
+                    sections.code,
+                    ResponseCode::NoError | ResponseCode::NXDomain
+                )
+            {
+                sections = Sections::with_code(ResponseCode::ServFail);
+            } else if sections.validation == Validation::Secure
+                && matches!(
+                    sections.code,
+                    ResponseCode::NoError | ResponseCode::NXDomain
+                )
+            {
+                metadata.authentic_data = request.metadata.authentic_data || options.dnssec_ok;
+            }
+        }
         metadata.response_code = sections.code;
 
         // RFC 6891 §7: answer EDNS with EDNS; RFC 3225 §3: echo the DO bit.
@@ -812,9 +885,15 @@ impl Handler {
         let mut sections = Sections::with_code(ResponseCode::NoError);
         let mut name = qname.clone();
         for hop in 0..MAX_CHAIN {
-            let Some(zone) = lock(&self.state).serving_handler(&name, qtype) else {
-                return Sections::with_code(ResponseCode::ServFail);
+            let (zone, validation) = {
+                let state = lock(&self.state);
+                let validation = state.model.validation(&name, qtype);
+                match state.serving_handler(&name, qtype) {
+                    Some(zone) => (zone, validation),
+                    None => return Sections::with_code(ResponseCode::ServFail),
+                }
             };
+            sections.validation = sections.validation.max(validation);
             if hop > 0 && options.dnssec_ok {
                 self.prove_insecure_cut(&name, qtype, options, &mut sections)
                     .await;
@@ -872,6 +951,7 @@ impl Sections {
             answers: Vec::new(),
             authorities: Vec::new(),
             additionals: Vec::new(),
+            validation: Validation::Secure,
         }
     }
 }

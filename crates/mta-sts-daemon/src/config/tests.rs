@@ -290,3 +290,24 @@ fn booleans_as_pyyaml_reads_them() {
         assert!(parse(&format!("reuse_port: {word}\n")).is_err(), "{word}");
     }
 }
+
+#[test]
+fn dns_trust_ad_is_off_by_default_and_excludes_trust_anchor() {
+    assert!(!parse("").unwrap().0.dns.trust_ad);
+    let (config, warnings) =
+        parse("dns:\n  nameservers: ['127.0.0.1:53']\n  trust_ad: yes\n").unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(config.dns.trust_ad);
+    assert_eq!(config.dns.nameservers.len(), 1);
+    // Unknown keys under dns: are still reported.
+    let (_, warnings) = parse("dns:\n  trust_ad: false\n  trust_add: true\n").unwrap();
+    assert_eq!(warnings, ["unknown key dns.trust_add ignored"]);
+    let message = error("dns:\n  trust_anchor: /usr/share/dns/root.key\n  trust_ad: true\n");
+    assert!(message.starts_with("test.yml:"), "{message}");
+    assert!(
+        message.contains("dns.trust_anchor and dns.trust_ad cannot be used together"),
+        "{message}"
+    );
+    let message = error("dns:\n  trust_ad: sometimes\n");
+    assert!(message.contains("dns.trust_ad"), "{message}");
+}

@@ -216,6 +216,31 @@ async fn dane_9_state_follows_the_dns_ttl() {
     daemon.shutdown().await;
 }
 
+/// `dns.trust_ad`: no validation in process, the local validating resolver's AD bit decides.
+#[tokio::test(flavor = "multi_thread")]
+async fn dane_2_trust_ad_of_a_local_validating_resolver_is_dane_only() {
+    let kit = Kit::start().await;
+    let dns = signed()
+        .validating_resolver(true)
+        .tlsa("_25._tcp.mx2.dane.example", 2, 1, 1, &DIGEST)
+        .start()
+        .await
+        .unwrap();
+    kit.host("dane.example", CertKind::Valid, Response::policy(POLICY));
+    let yaml = format!(
+        "{DANE_ON}\ndns:\n  nameservers: ['{}']\n  trust_ad: true\n",
+        dns.addr()
+    );
+    let config = Config::parse(&yaml, "dane.yml").unwrap().0;
+    let listener = Listener::Tcp(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+    let daemon = kit.run(config, listener);
+    assert_eq!(
+        query(daemon.addr.unwrap(), "postfix", "dane.example").await,
+        "OK dane-only"
+    );
+    daemon.shutdown().await;
+}
+
 /// Postfix's own socketmap client reads the DANE answer. Needs Postfix (scripts/test.sh installs
 /// it).
 #[tokio::test(flavor = "multi_thread")]

@@ -318,3 +318,205 @@ fn a_missing_or_empty_trust_anchor_file_is_a_configuration_error() {
     let _ = std::fs::remove_file(&dir);
     assert!(error.to_string().contains("no DNSKEY"), "{error}");
 }
+
+/// A client that trusts the AD bit of `dns`, started as a validating resolver.
+fn ad_client(dns: &SignedDns) -> DaneClient {
+    let config = FetchConfig::default()
+        .with_nameservers(vec![dns.addr()])
+        .with_timeout(Duration::from_secs(2));
+    DaneClient::new(&config, &DnssecTrust::LocalResolver, 100).unwrap()
+}
+
+/// The state of `domain` through the AD bit, after checking that validating in process comes to
+/// the same verdict.
+async fn through_ad(dns: &SignedDns, domain: &str) -> smtp_dane::DaneState {
+    let validated = client(dns).lookup(domain).await.unwrap();
+    let state = ad_client(dns).lookup(domain).await.unwrap();
+    assert_eq!(
+        state.verdict(),
+        validated.verdict(),
+        "{state} / {validated}"
+    );
+    assert_eq!(state.mx(), validated.mx());
+    assert_eq!(hosts(&state), hosts(&validated));
+    state
+}
+
+#[tokio::test]
+async fn dane_2_local_resolver_ad_bit_every_mx_with_tlsa_is_dane_only() {
+    let dns = two_mx()
+        .validating_resolver(true)
+        .tlsa("_25._tcp.mx2.example.com", 2, 0, 1, &DIGEST)
+        .start()
+        .await
+        .unwrap();
+    let state = through_ad(&dns, "example.com").await;
+    assert_eq!(state.verdict(), Verdict::DaneOnly, "{state}");
+    assert_eq!(state.ttl(), Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn dane_2_3_local_resolver_ad_bit_mixed_mx_set_is_dane() {
+    // mx2: a secure NXDOMAIN for its TLSA name (AD on the denial).
+    let dns = two_mx().validating_resolver(true).start().await.unwrap();
+    let state = through_ad(&dns, "example.com").await;
+    assert_eq!(state.verdict(), Verdict::Dane, "{state}");
+    assert_eq!(hosts(&state)[1], ("mx2.example.com", &HostAnswer::NoTlsa));
+    // An MX host in an unsigned zone: no AD on its address, so no TLSA lookup for it.
+    let dns = SignedDns::builder()
+        .validating_resolver(true)
+        .zone("example.com", ZoneKind::Signed)
+        .zone("unsigned.example", ZoneKind::Unsigned)
+        .mx("example.com", 10, "mx1.example.com")
+        .mx("example.com", 20, "mx.unsigned.example")
+        .a("mx1.example.com", IP)
+        .a("mx.unsigned.example", IP)
+        .tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &DIGEST)
+        .tlsa("_25._tcp.mx.unsigned.example", 3, 1, 1, &DIGEST)
+        .start()
+        .await
+        .unwrap();
+    let state = through_ad(&dns, "example.com").await;
+    assert_eq!(state.verdict(), Verdict::Dane, "{state}");
+    assert_eq!(
+        hosts(&state)[1],
+        ("mx.unsigned.example", &HostAnswer::InsecureAddress)
+    );
+    assert_eq!(dns.query_count("_25._tcp.mx.unsigned.example"), 0, "DANE-3");
+}
+
+#[tokio::test]
+async fn dane_3_local_resolver_ad_bit_unsigned_domain_is_insecure_mx() {
+    let dns = SignedDns::builder()
+        .validating_resolver(true)
+        .zone("unsigned.example", ZoneKind::Unsigned)
+        .zone("example.com", ZoneKind::Signed)
+        .mx("unsigned.example", 10, "mx1.example.com")
+        .a("mx1.example.com", IP)
+        .tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &DIGEST)
+        .start()
+        .await
+        .unwrap();
+    let state = through_ad(&dns, "unsigned.example").await;
+    assert_eq!(state.verdict(), Verdict::NoDane(NoDane::InsecureMx));
+    assert!(state.hosts().is_empty());
+    // A secure NXDOMAIN for the domain: no mail host.
+    let state = through_ad(&dns, "nowhere.example.com").await;
+    assert_eq!(state.verdict(), Verdict::NoDane(NoDane::NoMailHost));
+}
+
+/// A validating resolver answers SERVFAIL for bogus data: an error, never "no DANE", so the
+/// daemon answers TEMP.
+#[tokio::test]
+async fn dane_4_local_resolver_servfail_for_bogus_or_expired_is_an_error() {
+    for kind in [ZoneKind::BogusSignatures, ZoneKind::ExpiredSignatures] {
+        let dns = SignedDns::builder()
+            .validating_resolver(true)
+            .zone("example.com", kind)
+            .mx("example.com", 10, "mx1.example.com")
+            .a("mx1.example.com", IP)
+            .tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &DIGEST)
+            .start()
+            .await
+            .unwrap();
+        let error = ad_client(&dns).lookup("example.com").await.unwrap_err();
+        assert!(
+            matches!(&error, DaneError::Dns(DnsError::Response { code, .. }) if code.contains("Server Failure")),
+            "{kind:?}: {error:?}"
+        );
+        assert!(client(&dns).lookup("example.com").await.is_err());
+    }
+    // Only the MX host's zone is bogus: the domain's DANE state is still unknown.
+    let dns = two_mx()
+        .validating_resolver(true)
+        .zone("bad.example", ZoneKind::BogusSignatures)
+        .mx("mixed.example.com", 10, "mx.bad.example")
+        .a("mx.bad.example", IP)
+        .start()
+        .await
+        .unwrap();
+    let error = ad_client(&dns)
+        .lookup("mixed.example.com")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, DaneError::Dns(_)), "{error}");
+}
+
+#[tokio::test]
+async fn dane_5_local_resolver_ad_bit_implicit_mx_and_cnamed_mx_hosts() {
+    let dns = SignedDns::builder()
+        .validating_resolver(true)
+        .zone("example.com", ZoneKind::Signed)
+        .zone("example.net", ZoneKind::Signed)
+        .a("implicit.example.com", IP)
+        .tlsa("_25._tcp.implicit.example.com", 3, 1, 1, &DIGEST)
+        .mx("example.com", 10, "mx.example.com")
+        .cname("mx.example.com", "host.example.net")
+        .a("host.example.net", IP)
+        .tlsa("_25._tcp.host.example.net", 3, 1, 1, &DIGEST)
+        .start()
+        .await
+        .unwrap();
+    let state = through_ad(&dns, "implicit.example.com").await;
+    assert_eq!(
+        state.mx(),
+        &MxAnswer::Implicit("implicit.example.com".into())
+    );
+    assert_eq!(state.verdict(), Verdict::DaneOnly, "{state}");
+    let state = through_ad(&dns, "example.com").await;
+    assert_eq!(state.verdict(), Verdict::DaneOnly, "{state}");
+    assert_eq!(
+        dns.query_count("_25._tcp.mx.example.com"),
+        0,
+        "TLSA at the CNAME target first, and it was found"
+    );
+}
+
+/// The AD bit is not authenticated on the wire: only a resolver on this host may be trusted.
+#[test]
+fn trusting_the_ad_bit_of_a_remote_resolver_is_refused() {
+    for servers in [
+        vec!["192.0.2.1:53"],
+        vec!["127.0.0.1:53", "192.0.2.1:53"],
+        vec!["[2001:db8::1]:53"],
+    ] {
+        let servers: Vec<_> = servers.iter().map(|s| s.parse().unwrap()).collect();
+        let config = FetchConfig::default().with_nameservers(servers);
+        let error = DaneClient::new(&config, &DnssecTrust::LocalResolver, 10).unwrap_err();
+        assert!(
+            matches!(error, ConfigError::AdNotLoopback { .. }),
+            "{error}"
+        );
+        let message = error.to_string();
+        for why in ["not a loopback address", "could set it", "RFC 7672"] {
+            assert!(message.contains(why), "{message}");
+        }
+    }
+    let error = DaneClient::new(
+        &FetchConfig::default().with_nameservers(vec!["192.0.2.1:53".parse().unwrap()]),
+        &DnssecTrust::LocalResolver,
+        10,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("192.0.2.1:53"), "{error}");
+    for local in ["127.0.0.1:53", "127.0.0.53:53", "[::1]:5353"] {
+        let config = FetchConfig::default().with_nameservers(vec![local.parse().unwrap()]);
+        assert!(DaneClient::new(&config, &DnssecTrust::LocalResolver, 10).is_ok());
+    }
+}
+
+/// A TLSA RRset too large for a UDP answer is asked again over TCP.
+#[tokio::test]
+async fn dane_2_local_resolver_large_answers_come_over_tcp() {
+    let mut builder = two_mx().validating_resolver(true);
+    for n in 0..40u8 {
+        builder = builder.tlsa("_25._tcp.mx2.example.com", 3, 1, 2, &[n; 64]);
+    }
+    let dns = builder.start().await.unwrap();
+    let state = ad_client(&dns).lookup("example.com").await.unwrap();
+    assert_eq!(state.verdict(), Verdict::DaneOnly, "{state}");
+    let HostAnswer::Tlsa(records) = hosts(&state)[1].1 else {
+        panic!("{state}")
+    };
+    assert_eq!(records.len(), 40);
+}

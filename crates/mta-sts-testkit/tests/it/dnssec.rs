@@ -465,3 +465,105 @@ async fn pitfall_cname_into_unsigned_zone_with_no_ds_proof_is_bogus_in_hickory()
     assert_eq!(chain, [Proof::Secure]);
     assert_eq!(proofs(&tlsa, RecordType::TLSA), [Proof::Insecure]);
 }
+
+/// One query to `dns` over UDP with RD and the bits named in `flags` ("ad", "do", "cd", space
+/// separated); the raw response, header included.
+async fn ask(
+    dns: &SignedDns,
+    name: &str,
+    rtype: RecordType,
+    flags: &str,
+) -> hickory_resolver::proto::op::DnsResponse {
+    use futures_util::StreamExt;
+    use hickory_resolver::net::udp::UdpClientStream;
+    use hickory_resolver::net::xfer::DnsHandle;
+    use hickory_resolver::proto::op::{DnsRequest, DnsRequestOptions, Edns, Message, Query};
+    use hickory_resolver::proto::rr::Name;
+
+    let mut message = Message::query();
+    message.metadata.recursion_desired = true;
+    let flags: Vec<&str> = flags.split_whitespace().collect();
+    message.metadata.authentic_data = flags.contains(&"ad");
+    message.metadata.checking_disabled = flags.contains(&"cd");
+    message
+        .queries
+        .push(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232)
+        .set_dnssec_ok(flags.contains(&"do"));
+    message.edns = Some(edns);
+    let exchange = UdpClientStream::builder(dns.addr(), TokioRuntimeProvider::default())
+        .with_timeout(Some(Duration::from_secs(2)))
+        .exchange();
+    let request = DnsRequest::new(message, DnsRequestOptions::default());
+    exchange.send(request).next().await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn validating_resolver_sets_ad_on_secure_answers_and_servfails_bogus_ones() {
+    let dns = SignedDns::builder()
+        .validating_resolver(true)
+        .zone("example.com", ZoneKind::Signed)
+        .zone("unsigned.example", ZoneKind::Unsigned)
+        .zone("bad.example", ZoneKind::BogusSignatures)
+        .zone("old.example", ZoneKind::ExpiredSignatures)
+        .mx("example.com", 10, "mx.example.com")
+        .a("mx.example.com", IP)
+        .a("mx.unsigned.example", IP)
+        .a("mx.bad.example", IP)
+        .a("mx.old.example", IP)
+        .cname("alias.example.com", "mx.unsigned.example")
+        .start()
+        .await
+        .unwrap();
+    // Signed: AD when asked for with AD or DO, for data and denials alike.
+    let r = ask(&dns, "example.com.", RecordType::MX, "ad").await;
+    assert!(r.metadata.authentic_data);
+    assert_eq!(r.response_code, ResponseCode::NoError);
+    let r = ask(&dns, "mx.example.com.", RecordType::A, "do").await;
+    assert!(r.metadata.authentic_data);
+    let r = ask(&dns, "nowhere.example.com.", RecordType::A, "ad do").await;
+    assert_eq!(r.response_code, ResponseCode::NXDomain);
+    assert!(r.metadata.authentic_data, "a secure NXDOMAIN");
+    let r = ask(&dns, "_25._tcp.mx.example.com.", RecordType::TLSA, "ad do").await;
+    assert!(r.metadata.authentic_data, "a secure NODATA/NXDOMAIN");
+    // Neither AD nor DO in the query: no AD (RFC 6840 §5.7).
+    let r = ask(&dns, "mx.example.com.", RecordType::A, "").await;
+    assert!(!r.metadata.authentic_data);
+    assert_eq!(r.answers.len(), 1);
+    // Unsigned, directly or at the end of a secure CNAME: no AD.
+    let r = ask(&dns, "mx.unsigned.example.", RecordType::A, "ad do").await;
+    assert_eq!(r.response_code, ResponseCode::NoError);
+    assert!(!r.metadata.authentic_data);
+    let r = ask(&dns, "alias.example.com.", RecordType::A, "ad do").await;
+    assert!(r.answers.iter().any(|r| r.record_type() == RecordType::A));
+    assert!(!r.metadata.authentic_data);
+    let r = ask(&dns, "nowhere.unsigned.example.", RecordType::A, "ad do").await;
+    assert_eq!(r.response_code, ResponseCode::NXDomain);
+    assert!(!r.metadata.authentic_data);
+    // Bogus and expired: SERVFAIL, unless checking is disabled.
+    for name in ["mx.bad.example.", "mx.old.example.", "nowhere.bad.example."] {
+        let r = ask(&dns, name, RecordType::A, "ad do").await;
+        assert_eq!(r.response_code, ResponseCode::ServFail, "{name}");
+        assert!(r.answers.is_empty());
+    }
+    let r = ask(&dns, "mx.bad.example.", RecordType::A, "ad do cd").await;
+    assert_eq!(r.response_code, ResponseCode::NoError);
+    assert!(!r.metadata.authentic_data);
+}
+
+#[tokio::test]
+async fn without_validating_resolver_the_ad_bit_is_never_set() {
+    let dns = SignedDns::builder()
+        .zone("example.com", ZoneKind::Signed)
+        .zone("bad.example", ZoneKind::BogusSignatures)
+        .a("mx.example.com", IP)
+        .a("mx.bad.example", IP)
+        .start()
+        .await
+        .unwrap();
+    let r = ask(&dns, "mx.example.com.", RecordType::A, "ad do").await;
+    assert!(!r.metadata.authentic_data);
+    let r = ask(&dns, "mx.bad.example.", RecordType::A, "ad do").await;
+    assert_eq!(r.response_code, ResponseCode::NoError, "served as it is");
+}
