@@ -520,3 +520,20 @@ async fn dane_2_local_resolver_large_answers_come_over_tcp() {
     };
     assert_eq!(records.len(), 40);
 }
+
+/// DANE-9: denials (no AAAA, no TLSA) count with the SOA's negative TTL (RFC 2308), not a
+/// default: a state built from hour-long answers lasts an hour.
+#[tokio::test]
+async fn dane_9_denials_last_as_long_as_the_soa_says() {
+    let dns = SignedDns::builder()
+        .ttl(3600)
+        .zone("example.com", ZoneKind::Signed)
+        .mx("example.com", 10, "mx1.example.com")
+        .a("mx1.example.com", IP)
+        .start()
+        .await
+        .unwrap();
+    let state = client(&dns).lookup("example.com").await.unwrap();
+    assert_eq!(state.verdict(), Verdict::NoDane(NoDane::NoTlsa));
+    assert_eq!(state.ttl(), Duration::from_secs(3600));
+}
