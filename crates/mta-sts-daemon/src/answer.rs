@@ -8,6 +8,7 @@ use mta_sts_policy::{Domain, Mode, Policy};
 use mta_sts_resolver::Outcome;
 use postfix_socketmap::{MAX_REPLY_LEN, Reply};
 use smtp_dane::DaneState;
+use tokio::time::Instant;
 
 /// What to answer when discovery fails and no valid policy is cached (`on_failure:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -114,10 +115,13 @@ pub(crate) struct ReplyMemo {
     replies: quick_cache::sync::Cache<Domain, Arc<Memoized>>,
 }
 
-struct Memoized {
+pub(crate) struct Memoized {
     policy: Arc<CachedPolicy>,
     rules: ZoneRules,
     reply: Reply,
+    /// Until when DANE is known not to apply to the domain (zones with DANE on): the DANE state
+    /// rides along with the reply, so the warm path reads one entry for both.
+    no_dane_until: Option<Instant>,
 }
 
 impl ReplyMemo {
@@ -125,6 +129,51 @@ impl ReplyMemo {
         Self {
             replies: quick_cache::sync::Cache::new(capacity.max(1)),
         }
+    }
+
+    /// The entry of `domain` when DANE is known not to apply to it at `now`.
+    pub(crate) fn without_dane(&self, domain: &Domain, now: Instant) -> Option<Arc<Memoized>> {
+        self.replies
+            .get(domain)
+            .filter(|hit| hit.no_dane_until.is_some_and(|until| until > now))
+    }
+
+    /// Notes on `domain`'s entry, if it has one, that DANE does not apply to it until `until`
+    /// (the DANE state's expiry). A concurrent new entry may be overwritten by this copy of the
+    /// old one; that only costs a miss, since entries answer only for their own policy.
+    pub(crate) fn note_no_dane(&self, domain: &Domain, until: Instant) {
+        let Some(hit) = self.replies.get(domain) else {
+            return;
+        };
+        if hit.no_dane_until.is_some_and(|known| known >= until) {
+            return;
+        }
+        self.replies.insert(
+            domain.clone(),
+            Arc::new(Memoized {
+                policy: Arc::clone(&hit.policy),
+                rules: hit.rules.clone(),
+                reply: hit.reply.clone(),
+                no_dane_until: Some(until),
+            }),
+        );
+    }
+
+    /// [`answer`](Self::answer), trying `hit` (an entry just read) before the memo.
+    pub(crate) fn answer_from(
+        &self,
+        hit: Option<&Memoized>,
+        domain: &Domain,
+        outcome: &Outcome,
+        rules: &ZoneRules,
+    ) -> Reply {
+        if let (Some(hit), Some(policy)) = (hit, outcome.policy())
+            && Arc::ptr_eq(&hit.policy, policy)
+            && hit.rules == *rules
+        {
+            return hit.reply.clone();
+        }
+        self.answer(domain, outcome, rules)
     }
 
     /// [`answer`], from the memo when `outcome` carries a policy already answered for `domain`.
@@ -150,6 +199,7 @@ impl ReplyMemo {
                 policy: Arc::clone(policy),
                 rules: rules.clone(),
                 reply: reply.clone(),
+                no_dane_until: None,
             }),
         );
         reply
@@ -269,6 +319,41 @@ mod tests {
         assert_eq!(
             memo.answer(&d("example.com"), &none, &rules),
             Reply::NotFound
+        );
+    }
+
+    /// DANE-9: "no DANE" rides along with a memoized reply only until the DANE state expires, and
+    /// only for the entry's own policy and rules.
+    #[test]
+    fn no_dane_rides_along_with_the_reply_until_the_state_expires() {
+        let memo = ReplyMemo::new(16);
+        let rules = ZoneRules {
+            dane: true,
+            ..ZoneRules::default()
+        };
+        let domain = d("example.com");
+        let now = Instant::now();
+        let until = now + std::time::Duration::from_secs(60);
+        // No entry yet: nothing to note on.
+        memo.note_no_dane(&domain, until);
+        assert!(memo.without_dane(&domain, now).is_none());
+        let first = entry(RFC);
+        let reply = memo.answer(&domain, &first, &rules);
+        assert!(memo.without_dane(&domain, now).is_none(), "not known yet");
+        memo.note_no_dane(&domain, until);
+        let hit = memo
+            .without_dane(&domain, now)
+            .expect("known until the state expires");
+        assert!(
+            memo.without_dane(&domain, until).is_none(),
+            "expired with the state"
+        );
+        assert_eq!(memo.answer_from(Some(&hit), &domain, &first, &rules), reply);
+        // Another policy is never answered from the entry.
+        let changed = entry("version: STSv1\nmode: enforce\nmx: other.example\nmax_age: 86400\n");
+        assert_eq!(
+            memo.answer_from(Some(&hit), &domain, &changed, &rules),
+            answer(&domain, &changed, &rules)
         );
     }
 

@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
-use crate::answer::{ReplyMemo, dane_answer};
+use crate::answer::{Memoized, ReplyMemo, dane_answer};
 use crate::answer_log::AnswerLog;
 use crate::cache::SharedCache;
 use crate::listener::Stream;
@@ -139,7 +139,7 @@ impl Daemon {
         let rules = zone.rules();
         match &self.dane {
             Some(dane) if rules.dane => self.dane_first(dane, &domain, zone, &rules).await,
-            _ => self.mta_sts(&domain, zone, &rules).await,
+            _ => self.mta_sts(&domain, zone, &rules, None).await,
         }
     }
 
@@ -152,13 +152,21 @@ impl Daemon {
         zone: &Zone,
         rules: &ZoneRules,
     ) -> Reply {
-        if let Some(state) = dane.cached(domain.as_str()) {
+        // The common warm case, a domain without DANE: one memo read answers for DANE and policy.
+        if let Some(hit) = self.replies.without_dane(domain, Instant::now()) {
+            return self.mta_sts(domain, zone, rules, Some(&hit)).await;
+        }
+        if let Some((state, until)) = dane.cached_until(domain.as_str()) {
             return match dane_answer(domain, state.as_deref().map_err(|e| &**e)) {
                 Some(reply) => reply,
-                None => self.mta_sts(domain, zone, rules).await,
+                None => {
+                    let reply = self.mta_sts(domain, zone, rules, None).await;
+                    self.replies.note_no_dane(domain, until);
+                    reply
+                }
             };
         }
-        let mut policy = pin!(self.mta_sts(domain, zone, rules));
+        let mut policy = pin!(self.mta_sts(domain, zone, rules, None));
         let mut looked_up = pin!(tokio::time::timeout(
             zone.timeout,
             dane.state(domain.as_str())
@@ -193,8 +201,14 @@ impl Daemon {
         }
     }
 
-    /// The MTA-STS answer.
-    async fn mta_sts(&self, domain: &Domain, zone: &Zone, rules: &ZoneRules) -> Reply {
+    /// The MTA-STS answer; `memo` is the domain's reply memo entry when the caller has read it.
+    async fn mta_sts(
+        &self,
+        domain: &Domain,
+        zone: &Zone,
+        rules: &ZoneRules,
+        memo: Option<&Memoized>,
+    ) -> Reply {
         // A warm lookup completes on its first poll; only one that has to wait gets a timer.
         let mut pending = pin!(self.resolver.lookup(domain));
         let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
@@ -209,7 +223,7 @@ impl Daemon {
             tokio::spawn(refresh.run());
         }
         let outcome = lookup.outcome();
-        let reply = self.replies.answer(domain, outcome, rules);
+        let reply = self.replies.answer_from(memo, domain, outcome, rules);
         self.answers.note(domain, outcome, &reply);
         tracing::debug!(%domain, reply = %reply, "lookup");
         reply

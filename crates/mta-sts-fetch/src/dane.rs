@@ -242,10 +242,18 @@ fn local_resolvers(config: &FetchConfig) -> Result<Arc<[SocketAddr]>, ConfigErro
 impl DaneClient {
     /// The cached state of `domain` if it is still fresh, without waiting: the warm path.
     pub fn cached(&self, domain: &str) -> Option<Result<Arc<DaneState>, Arc<DaneError>>> {
+        self.cached_until(domain).map(|(state, _)| state)
+    }
+
+    /// [`cached`](Self::cached), with the instant the state expires.
+    pub fn cached_until(
+        &self,
+        domain: &str,
+    ) -> Option<(Result<Arc<DaneState>, Arc<DaneError>>, Instant)> {
         self.cache
             .get(domain)
             .filter(|c| c.expires > Instant::now())
-            .map(|c| c.state)
+            .map(|c| (c.state, c.expires))
     }
 
     /// The DANE state of `domain`, from the cache while its TTL lasts; otherwise looked up, with
@@ -268,11 +276,6 @@ impl DaneClient {
             expires: Instant::now() + hold,
         });
         state
-    }
-
-    /// Forgets the cached state of `domain`.
-    pub fn forget(&self, domain: &str) {
-        self.cache.remove(domain);
     }
 
     /// Looks up and judges the DANE state of `domain`, bypassing the cache.
