@@ -42,11 +42,17 @@ const FAILURE_HOLD: Duration = Duration::from_secs(5);
 const MAX_TTL: Duration = Duration::from_secs(86_400);
 /// CNAME links followed one by one (see `DaneClient::query`); more than any real chain.
 const MAX_CHAIN: usize = 8;
+/// Answers hickory keeps for the validating resolver (see `validating_resolver`).
+const DNS_CACHE: u64 = 1024;
 /// The TTL of a negative answer without an SOA to take it from.
 const NEGATIVE_TTL: u32 = 60;
 /// The EDNS payload size offered to a resolver whose AD bit is trusted: the DNS flag day 2020
 /// value, which avoids IP fragmentation; larger answers come over TCP.
 const EDNS_PAYLOAD: u16 = 1232;
+
+/// A domain's DANE state as [`DaneClient`] keeps it: shared, and a failure too (for a few
+/// seconds), so concurrent callers get the one outcome.
+pub type CachedState = Result<Arc<DaneState>, Arc<DaneError>>;
 
 /// Where DNSSEC validation of DANE lookups starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -137,7 +143,7 @@ enum Source {
 
 #[derive(Clone)]
 struct Cached {
-    state: Result<Arc<DaneState>, Arc<DaneError>>,
+    state: CachedState,
     expires: Instant,
 }
 
@@ -195,6 +201,10 @@ fn validating_resolver(
     opts.validate = true;
     opts.timeout = config.timeout / 2;
     opts.attempts = 2;
+    // The states are cached above, for their TTL; hickory's own cache only needs to keep the
+    // DNSKEY and DS records of the zones on the way (and the shared MX hosts' answers) between
+    // lookups. Its default of 8,192 answers, RRSIGs included, doubled the daemon's memory.
+    opts.cache_size = DNS_CACHE;
     builder
         .build()
         .map_err(|e| ConfigError::SystemDns(Box::new(e)))
@@ -241,15 +251,12 @@ fn local_resolvers(config: &FetchConfig) -> Result<Arc<[SocketAddr]>, ConfigErro
 
 impl DaneClient {
     /// The cached state of `domain` if it is still fresh, without waiting: the warm path.
-    pub fn cached(&self, domain: &str) -> Option<Result<Arc<DaneState>, Arc<DaneError>>> {
+    pub fn cached(&self, domain: &str) -> Option<CachedState> {
         self.cached_until(domain).map(|(state, _)| state)
     }
 
     /// [`cached`](Self::cached), with the instant the state expires.
-    pub fn cached_until(
-        &self,
-        domain: &str,
-    ) -> Option<(Result<Arc<DaneState>, Arc<DaneError>>, Instant)> {
+    pub fn cached_until(&self, domain: &str) -> Option<(CachedState, Instant)> {
         self.cache
             .get(domain)
             .filter(|c| c.expires > Instant::now())
@@ -259,7 +266,7 @@ impl DaneClient {
     /// The DANE state of `domain`, from the cache while its TTL lasts; otherwise looked up, with
     /// concurrent callers for the same domain waiting for one lookup. A failure is remembered
     /// for a few seconds.
-    pub async fn state(&self, domain: &str) -> Result<Arc<DaneState>, Arc<DaneError>> {
+    pub async fn state(&self, domain: &str) -> CachedState {
         let now = Instant::now();
         self.cache.remove_if(domain, |c| c.expires <= now);
         let guard = match self.cache.get_value_or_guard_async(domain).await {

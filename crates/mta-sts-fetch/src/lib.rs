@@ -42,7 +42,7 @@
 
 pub use clock::SystemClock;
 pub use config::{FetchConfig, Proxy, Roots};
-pub use dane::{DaneClient, DaneError, DnssecTrust};
+pub use dane::{CachedState, DaneClient, DaneError, DnssecTrust};
 pub use dns::{DnsClient, MxRecord};
 pub use error::{CertificateProblem, ConfigError, DnsError, FetchError, utc_date};
 pub use https::PolicyClient;
