@@ -245,10 +245,7 @@ async fn dane_2_trust_ad_of_a_local_validating_resolver_is_dane_only() {
 /// it).
 #[tokio::test(flavor = "multi_thread")]
 async fn dane_2_postmap_reads_dane_only() {
-    let postmap = ["/usr/sbin/postmap", "/usr/bin/postmap"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("postmap not found: install Postfix (scripts/test.sh does)");
+    let postmap = crate::postmap();
     let kit = Kit::start().await;
     let dns = signed()
         .tlsa("_25._tcp.mx2.dane.example", 3, 1, 1, &DIGEST)

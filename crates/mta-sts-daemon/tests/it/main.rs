@@ -157,6 +157,15 @@ pub(crate) async fn query(addr: SocketAddr, map: &str, key: &str) -> String {
     rest.strip_suffix(',').unwrap().to_owned()
 }
 
+/// Postfix's `postmap` (Debian package `postfix`, which scripts/test.sh installs): the tests that
+/// need it fail without it rather than skip.
+pub(crate) fn postmap() -> &'static str {
+    ["/usr/sbin/postmap", "/usr/bin/postmap"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("postmap not found: install Postfix (scripts/test.sh does)")
+}
+
 pub(crate) fn temp_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mta-sts-daemon-it-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

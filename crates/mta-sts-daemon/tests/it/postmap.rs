@@ -8,10 +8,7 @@ use crate::{ENFORCE, Kit, temp_path};
 /// reads. Needs Postfix (Debian package `postfix`; scripts/test.sh installs it).
 #[tokio::test(flavor = "multi_thread")]
 async fn postfix_postmap_reads_our_answers() {
-    let postmap = ["/usr/sbin/postmap", "/usr/bin/postmap"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("postmap not found: install Postfix (scripts/test.sh does)");
+    let postmap = crate::postmap();
     let kit = Kit::start().await;
     kit.publish(
         "example.com",

@@ -6,7 +6,7 @@ use std::process::Output;
 use mta_sts_testkit::{CertKind, Response, SmtpBehavior, SmtpServer};
 use serde_json::Value;
 
-use crate::kit::{Kit, json, stdout};
+use crate::kit::{Kit, assert_finding, assert_outcome, findings, json, stdout};
 
 const POLICY: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.example.net\r\nmax_age: 1209600\r\n";
 
@@ -52,52 +52,6 @@ async fn check(
     let out = kit.run_subcommand(&args).await;
     let v = json(&out);
     (out, v)
-}
-
-/// Every finding of step `name` as (verdict, id, message).
-fn findings(v: &Value, name: &str) -> Vec<(String, String, String)> {
-    let step = v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no step {name}: {v:#}"));
-    step["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["verdict"].as_str().unwrap().to_owned(),
-                f["id"].as_str().unwrap_or("").to_owned(),
-                f["message"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-/// Asserts that step `name` has a finding with this verdict and id whose message contains `text`.
-#[track_caller]
-fn assert_finding(v: &Value, name: &str, verdict: &str, id: &str, text: &str) {
-    let all = findings(v, name);
-    assert!(
-        all.iter()
-            .any(|(vd, i, m)| vd == verdict && i == id && m.contains(text)),
-        "no {verdict} [{id}] containing {text:?} in step {name}: {all:#?}"
-    );
-}
-
-/// Asserts the overall verdict and exit status, and that no other step than `steps` is worse than ok.
-#[track_caller]
-fn assert_outcome(out: &Output, v: &Value, code: i32, only_in: &[&str]) {
-    assert_eq!(out.status.code(), Some(code), "{v:#}");
-    let verdict = ["ok", "warning", "error"][code as usize];
-    assert_eq!(v["verdict"], verdict);
-    for step in v["steps"].as_array().unwrap() {
-        if !only_in.contains(&step["name"].as_str().unwrap()) {
-            assert_eq!(step["verdict"], "ok", "unexpected problem in {step:#}");
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

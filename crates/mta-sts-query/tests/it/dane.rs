@@ -12,7 +12,7 @@ use mta_sts_testkit::{
 use serde_json::Value;
 use smtp_dane::Tlsa;
 
-use crate::kit::{json, stdout};
+use crate::kit::{assert_finding, assert_outcome, findings, json, stdout};
 
 const MX1: &str = "mx1.example.com";
 const MX2: &str = "mx2.example.com";
@@ -141,49 +141,6 @@ fn with_tlsa(zone: SignedDnsBuilder, host: &str, record: &Tlsa) -> SignedDnsBuil
         record.matching(),
         record.data(),
     )
-}
-
-/// Every finding of step `name` as (verdict, id, message).
-fn findings(v: &Value, name: &str) -> Vec<(String, String, String)> {
-    let step = v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no step {name}: {v:#}"));
-    step["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["verdict"].as_str().unwrap().to_owned(),
-                f["id"].as_str().unwrap_or("").to_owned(),
-                f["message"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-#[track_caller]
-fn assert_finding(v: &Value, name: &str, verdict: &str, id: &str, text: &str) {
-    let all = findings(v, name);
-    assert!(
-        all.iter()
-            .any(|(vd, i, m)| vd == verdict && i == id && m.contains(text)),
-        "no {verdict} [{id}] containing {text:?} in step {name}: {all:#?}"
-    );
-}
-
-/// The exit status and overall verdict, and that no step but `only_in` is worse than ok.
-#[track_caller]
-fn assert_outcome(out: &Output, v: &Value, code: i32, only_in: &[&str]) {
-    assert_eq!(out.status.code(), Some(code), "{v:#}");
-    for step in v["steps"].as_array().unwrap() {
-        if !only_in.contains(&step["name"].as_str().unwrap()) {
-            assert_eq!(step["verdict"], "ok", "unexpected problem in {step:#}");
-        }
-    }
 }
 
 /// DANE-6: TLSA 3 1 1, 3 0 1, 3 1 2 (the server's own certificate) and 2 1 1 (the issuing CA)

@@ -85,3 +85,51 @@ pub(crate) fn stdout(out: &Output) -> String {
 pub(crate) fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
 }
+
+// The `check --json` report, as the check and DANE tests read it.
+
+/// Every finding of step `name` as (verdict, id, message).
+pub(crate) fn findings(v: &Value, name: &str) -> Vec<(String, String, String)> {
+    let step = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {v:#}"));
+    step["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["verdict"].as_str().unwrap().to_owned(),
+                f["id"].as_str().unwrap_or("").to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that step `name` has a finding with this verdict and id whose message contains `text`.
+#[track_caller]
+pub(crate) fn assert_finding(v: &Value, name: &str, verdict: &str, id: &str, text: &str) {
+    let all = findings(v, name);
+    assert!(
+        all.iter()
+            .any(|(vd, i, m)| vd == verdict && i == id && m.contains(text)),
+        "no {verdict} [{id}] containing {text:?} in step {name}: {all:#?}"
+    );
+}
+
+/// Asserts the overall verdict and exit status, and that no other step than `steps` is worse than ok.
+#[track_caller]
+pub(crate) fn assert_outcome(out: &Output, v: &Value, code: i32, only_in: &[&str]) {
+    assert_eq!(out.status.code(), Some(code), "{v:#}");
+    let verdict = ["ok", "warning", "error"][code as usize];
+    assert_eq!(v["verdict"], verdict);
+    for step in v["steps"].as_array().unwrap() {
+        if !only_in.contains(&step["name"].as_str().unwrap()) {
+            assert_eq!(step["verdict"], "ok", "unexpected problem in {step:#}");
+        }
+    }
+}
