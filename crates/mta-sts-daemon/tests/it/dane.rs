@@ -21,15 +21,20 @@ const DANE_ON: &str = "default_zone:\n  dane:\n    enabled: true\nzones:\n  repo
 /// `dane.example`: an MTA-STS policy (enforce) and a signed zone whose first MX host publishes
 /// TLSA; what the second publishes is up to the test.
 fn signed() -> SignedDnsBuilder {
+    one_mx(ZoneKind::Signed)
+        .mx("dane.example", 20, "mx2.dane.example")
+        .a("mx2.dane.example", Ipv4Addr::LOCALHOST)
+        .tlsa("_25._tcp.mail.dane.example", 3, 1, 1, &DIGEST)
+}
+
+/// `dane.example` in a zone of `kind`: its MTA-STS records and one MX host, no TLSA yet.
+fn one_mx(kind: ZoneKind) -> SignedDnsBuilder {
     SignedDns::builder()
-        .zone("dane.example", ZoneKind::Signed)
+        .zone("dane.example", kind)
         .txt("_mta-sts.dane.example", &[b"v=STSv1; id=d1"])
         .a("mta-sts.dane.example", Ipv4Addr::LOCALHOST)
         .mx("dane.example", 10, "mail.dane.example")
-        .mx("dane.example", 20, "mx2.dane.example")
         .a("mail.dane.example", Ipv4Addr::LOCALHOST)
-        .a("mx2.dane.example", Ipv4Addr::LOCALHOST)
-        .tlsa("_25._tcp.mail.dane.example", 3, 1, 1, &DIGEST)
 }
 
 async fn start(kit: &Kit, dns: &SignedDns, yaml: &str) -> Running {
@@ -78,15 +83,7 @@ async fn dane_2_mixed_mx_set_is_dane() {
 async fn dane_3_without_tlsa_or_signatures_mta_sts_answers() {
     let kit = Kit::start().await;
     // No TLSA at all.
-    let dns = SignedDns::builder()
-        .zone("dane.example", ZoneKind::Signed)
-        .txt("_mta-sts.dane.example", &[b"v=STSv1; id=d1"])
-        .a("mta-sts.dane.example", Ipv4Addr::LOCALHOST)
-        .mx("dane.example", 10, "mail.dane.example")
-        .a("mail.dane.example", Ipv4Addr::LOCALHOST)
-        .start()
-        .await
-        .unwrap();
+    let dns = one_mx(ZoneKind::Signed).start().await.unwrap();
     let daemon = start(&kit, &dns, DANE_ON).await;
     assert_eq!(
         query(daemon.addr.unwrap(), "postfix", "dane.example").await,
@@ -94,12 +91,7 @@ async fn dane_3_without_tlsa_or_signatures_mta_sts_answers() {
     );
     daemon.shutdown().await;
     // An unsigned zone whose MX host publishes TLSA: insecure, so MTA-STS.
-    let dns = SignedDns::builder()
-        .zone("dane.example", ZoneKind::Unsigned)
-        .txt("_mta-sts.dane.example", &[b"v=STSv1; id=d1"])
-        .a("mta-sts.dane.example", Ipv4Addr::LOCALHOST)
-        .mx("dane.example", 10, "mail.dane.example")
-        .a("mail.dane.example", Ipv4Addr::LOCALHOST)
+    let dns = one_mx(ZoneKind::Unsigned)
         .tlsa("_25._tcp.mail.dane.example", 3, 1, 1, &DIGEST)
         .start()
         .await
@@ -120,12 +112,7 @@ async fn dane_3_without_tlsa_or_signatures_mta_sts_answers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dane_4_bogus_servfail_and_silence_are_temp_never_mta_sts() {
     let kit = Kit::start().await;
-    let dns = SignedDns::builder()
-        .zone("dane.example", ZoneKind::BogusSignatures)
-        .txt("_mta-sts.dane.example", &[b"v=STSv1; id=d1"])
-        .a("mta-sts.dane.example", Ipv4Addr::LOCALHOST)
-        .mx("dane.example", 10, "mail.dane.example")
-        .a("mail.dane.example", Ipv4Addr::LOCALHOST)
+    let dns = one_mx(ZoneKind::BogusSignatures)
         .tlsa("_25._tcp.mail.dane.example", 3, 1, 1, &DIGEST)
         .start()
         .await

@@ -34,6 +34,38 @@ fn two_mx() -> SignedDnsBuilder {
         .tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &DIGEST)
 }
 
+/// `example.com` in a zone of `kind`, one MX host with a usable TLSA record.
+fn one_mx(kind: ZoneKind) -> SignedDnsBuilder {
+    SignedDns::builder()
+        .zone("example.com", kind)
+        .mx("example.com", 10, "mx1.example.com")
+        .a("mx1.example.com", IP)
+        .tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &DIGEST)
+}
+
+/// `example.com` with a second MX host in an unsigned zone (its TLSA record must be ignored).
+fn one_mx_in_an_unsigned_zone() -> SignedDnsBuilder {
+    one_mx(ZoneKind::Signed)
+        .zone("unsigned.example", ZoneKind::Unsigned)
+        .mx("example.com", 20, "mx.unsigned.example")
+        .a("mx.unsigned.example", IP)
+        .tlsa("_25._tcp.mx.unsigned.example", 3, 1, 1, &DIGEST)
+}
+
+/// `implicit.example.com` without MX (its own mail host), and `example.com` whose MX host is an
+/// alias into `example.net` (TLSA at the alias's target first, RFC 7672 §2.2.2).
+fn implicit_and_aliased_mx() -> SignedDnsBuilder {
+    SignedDns::builder()
+        .zone("example.com", ZoneKind::Signed)
+        .zone("example.net", ZoneKind::Signed)
+        .a("implicit.example.com", IP)
+        .tlsa("_25._tcp.implicit.example.com", 3, 1, 1, &DIGEST)
+        .mx("example.com", 10, "mx.example.com")
+        .cname("mx.example.com", "host.example.net")
+        .a("host.example.net", IP)
+        .tlsa("_25._tcp.host.example.net", 3, 1, 1, &DIGEST)
+}
+
 fn hosts(state: &smtp_dane::DaneState) -> Vec<(&str, &HostAnswer)> {
     state
         .hosts()
@@ -72,18 +104,7 @@ async fn dane_2_3_mixed_mx_set_is_dane() {
         ]
     ));
     // An MX host in an unsigned zone: no TLSA lookup for it, DANE for the other.
-    let dns = SignedDns::builder()
-        .zone("example.com", ZoneKind::Signed)
-        .zone("unsigned.example", ZoneKind::Unsigned)
-        .mx("example.com", 10, "mx1.example.com")
-        .mx("example.com", 20, "mx.unsigned.example")
-        .a("mx1.example.com", IP)
-        .a("mx.unsigned.example", IP)
-        .tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &DIGEST)
-        .tlsa("_25._tcp.mx.unsigned.example", 3, 1, 1, &DIGEST)
-        .start()
-        .await
-        .unwrap();
+    let dns = one_mx_in_an_unsigned_zone().start().await.unwrap();
     let state = client(&dns).lookup("example.com").await.unwrap();
     assert_eq!(state.verdict(), Verdict::Dane, "{state}");
     assert_eq!(
@@ -133,14 +154,7 @@ async fn dane_3_null_mx_is_no_mail_host() {
 #[tokio::test]
 async fn dane_4_bogus_and_expired_signatures_are_errors() {
     for kind in [ZoneKind::BogusSignatures, ZoneKind::ExpiredSignatures] {
-        let dns = SignedDns::builder()
-            .zone("example.com", kind)
-            .mx("example.com", 10, "mx1.example.com")
-            .a("mx1.example.com", IP)
-            .tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &DIGEST)
-            .start()
-            .await
-            .unwrap();
+        let dns = one_mx(kind).start().await.unwrap();
         let error = client(&dns).lookup("example.com").await.unwrap_err();
         assert!(
             matches!(error, DaneError::Bogus { .. }),
@@ -183,20 +197,7 @@ async fn dane_4_servfail_and_silence_are_errors() {
 
 #[tokio::test]
 async fn dane_5_implicit_mx_and_cnamed_mx_hosts() {
-    let dns = SignedDns::builder()
-        .zone("example.com", ZoneKind::Signed)
-        .zone("example.net", ZoneKind::Signed)
-        // No MX: the domain is its own mail host.
-        .a("implicit.example.com", IP)
-        .tlsa("_25._tcp.implicit.example.com", 3, 1, 1, &DIGEST)
-        // The MX host is an alias: TLSA at the alias's target first (RFC 7672 §2.2.2).
-        .mx("example.com", 10, "mx.example.com")
-        .cname("mx.example.com", "host.example.net")
-        .a("host.example.net", IP)
-        .tlsa("_25._tcp.host.example.net", 3, 1, 1, &DIGEST)
-        .start()
-        .await
-        .unwrap();
+    let dns = implicit_and_aliased_mx().start().await.unwrap();
     let client = client(&dns);
     let state = client.lookup("implicit.example.com").await.unwrap();
     assert_eq!(
@@ -363,16 +364,8 @@ async fn dane_2_3_local_resolver_ad_bit_mixed_mx_set_is_dane() {
     assert_eq!(state.verdict(), Verdict::Dane, "{state}");
     assert_eq!(hosts(&state)[1], ("mx2.example.com", &HostAnswer::NoTlsa));
     // An MX host in an unsigned zone: no AD on its address, so no TLSA lookup for it.
-    let dns = SignedDns::builder()
+    let dns = one_mx_in_an_unsigned_zone()
         .validating_resolver(true)
-        .zone("example.com", ZoneKind::Signed)
-        .zone("unsigned.example", ZoneKind::Unsigned)
-        .mx("example.com", 10, "mx1.example.com")
-        .mx("example.com", 20, "mx.unsigned.example")
-        .a("mx1.example.com", IP)
-        .a("mx.unsigned.example", IP)
-        .tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &DIGEST)
-        .tlsa("_25._tcp.mx.unsigned.example", 3, 1, 1, &DIGEST)
         .start()
         .await
         .unwrap();
@@ -410,12 +403,8 @@ async fn dane_3_local_resolver_ad_bit_unsigned_domain_is_insecure_mx() {
 #[tokio::test]
 async fn dane_4_local_resolver_servfail_for_bogus_or_expired_is_an_error() {
     for kind in [ZoneKind::BogusSignatures, ZoneKind::ExpiredSignatures] {
-        let dns = SignedDns::builder()
+        let dns = one_mx(kind)
             .validating_resolver(true)
-            .zone("example.com", kind)
-            .mx("example.com", 10, "mx1.example.com")
-            .a("mx1.example.com", IP)
-            .tlsa("_25._tcp.mx1.example.com", 3, 1, 1, &DIGEST)
             .start()
             .await
             .unwrap();
@@ -444,16 +433,8 @@ async fn dane_4_local_resolver_servfail_for_bogus_or_expired_is_an_error() {
 
 #[tokio::test]
 async fn dane_5_local_resolver_ad_bit_implicit_mx_and_cnamed_mx_hosts() {
-    let dns = SignedDns::builder()
+    let dns = implicit_and_aliased_mx()
         .validating_resolver(true)
-        .zone("example.com", ZoneKind::Signed)
-        .zone("example.net", ZoneKind::Signed)
-        .a("implicit.example.com", IP)
-        .tlsa("_25._tcp.implicit.example.com", 3, 1, 1, &DIGEST)
-        .mx("example.com", 10, "mx.example.com")
-        .cname("mx.example.com", "host.example.net")
-        .a("host.example.net", IP)
-        .tlsa("_25._tcp.host.example.net", 3, 1, 1, &DIGEST)
         .start()
         .await
         .unwrap();
