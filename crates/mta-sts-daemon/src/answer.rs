@@ -99,9 +99,7 @@ pub fn dane_answer(domain: &Domain, state: Result<&DaneState, &DaneError>) -> Op
             .verdict()
             .postfix_level()
             .map(|level| Reply::Ok(level.to_owned())),
-        Err(error) => Some(Reply::Temp(format!(
-            "DANE state of {domain} unknown: {error}"
-        ))),
+        Err(error) => Some(Reply::Temp(error.temp_reason(domain.as_str()))),
     }
 }
 

@@ -356,14 +356,21 @@ impl Config {
             ("owner", self.owner.is_some()),
             ("group", self.group.is_some()),
         ];
-        if self.path.is_some() {
-            return Vec::new();
-        }
-        socket_only
+        let dane_only = [
+            ("dns.trust_anchor", self.dns.trust_anchor.is_some()),
+            ("dns.trust_ad", self.dns.trust_ad),
+        ];
+        let socket = socket_only
             .iter()
-            .filter(|(_, set)| *set)
-            .map(|(key, _)| format!("{key} applies only to a UNIX socket (path), ignored"))
-            .collect()
+            .filter(|(_, set)| *set && self.path.is_none())
+            .map(|(key, _)| format!("{key} applies only to a UNIX socket (path), ignored"));
+        let dane = dane_only
+            .iter()
+            .filter(|(_, set)| *set && !self.dane_enabled())
+            .map(|(key, _)| {
+                format!("{key} applies only to DANE lookups, and no zone has dane.enabled: ignored")
+            });
+        socket.chain(dane).collect()
     }
 
     /// The zone for a socketmap name: `zones.NAME`, else `default_zone` (SOCK-10).

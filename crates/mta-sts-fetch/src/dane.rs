@@ -98,6 +98,14 @@ pub enum DaneError {
     },
 }
 
+impl DaneError {
+    /// Why mail to `domain` waits, as a socketmap `TEMP` reason: the daemon answers it and
+    /// `mta-sts-query --dane` shows it, so both say the same.
+    pub fn temp_reason(&self, domain: &str) -> String {
+        format!("DANE state of {domain} unknown: {self}")
+    }
+}
+
 /// A validated answer: records and whether all of them are secure, or a denial and whether it is.
 /// Both ways of establishing DNSSEC end here, so everything above `query_once` is shared.
 enum Answer {

@@ -195,16 +195,13 @@ impl DaneReport {
             verdict: DaneVerdict::Unknown,
             no_dane: None,
             reason: format!("unknown: {message}"),
-            error: Some(DaneFailure {
-                kind,
-                message: message.clone(),
-            }),
+            error: Some(DaneFailure { kind, message }),
             mx: None,
             hosts: Vec::new(),
             ttl: None,
             answer: DaneAnswer {
                 decides: Decides::Temp,
-                reply: Some(format!("TEMP DANE state of {domain} unknown: {message}")),
+                reply: Some(format!("TEMP {}", error.temp_reason(domain))),
             },
         }
     }

@@ -159,6 +159,19 @@ fn dane_is_off_by_default_and_set_per_zone() {
     );
 }
 
+/// A DANE key without any zone doing DANE would be parsed and never applied: say so.
+#[test]
+fn dane_keys_without_dane_are_reported_unused() {
+    let (_, warnings) = parse("dns:\n  trust_anchor: /etc/mta-sts/root.key\n").unwrap();
+    assert_eq!(
+        warnings,
+        ["dns.trust_anchor applies only to DANE lookups, and no zone has dane.enabled: ignored"]
+    );
+    let (_, warnings) =
+        parse("dns:\n  trust_ad: true\ndefault_zone:\n  dane:\n    enabled: true\n").unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
 /// Issue 10, bug 2: `max_connections` was applied but reported as an unknown key.
 #[test]
 fn issue_10_max_connections_is_a_known_key() {
@@ -295,7 +308,7 @@ fn booleans_as_pyyaml_reads_them() {
 fn dns_trust_ad_is_off_by_default_and_excludes_trust_anchor() {
     assert!(!parse("").unwrap().0.dns.trust_ad);
     let (config, warnings) =
-        parse("dns:\n  nameservers: ['127.0.0.1:53']\n  trust_ad: yes\n").unwrap();
+        parse("dns:\n  nameservers: ['127.0.0.1:53']\n  trust_ad: yes\ndefault_zone:\n  dane:\n    enabled: true\n").unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     assert!(config.dns.trust_ad);
     assert_eq!(config.dns.nameservers.len(), 1);
