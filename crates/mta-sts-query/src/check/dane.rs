@@ -153,7 +153,7 @@ fn disagreements(state: &DaneState, policy: &Policy) -> Vec<Finding> {
             findings.push(
                 Finding::warning(
                     "DANE-10",
-                    format!("{name} has no usable TLSA record: senders that do DANE use it for the whole domain instead of MTA-STS (RFC 8461 §2), so mail to {name} gets opportunistic TLS only, with no certificate check, despite mode enforce"),
+                    format!("{name} has no usable TLSA record: senders that do DANE use it for the whole domain instead of MTA-STS (RFC 8461 §2), so mail to {name} gets TLS without a certificate check (opportunistic without TLSA records, mandatory with unusable ones), despite mode enforce"),
                 )
                 .fix(format!("publish DNSSEC-signed TLSA records for {name} (e.g. 3 1 1 with the SHA-256 of its public key), or drop it from the MX set")),
             );
