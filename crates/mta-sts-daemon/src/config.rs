@@ -110,6 +110,9 @@ pub struct Config {
     pub dns: Dns,
     /// TLS trust for policy hosts (our addition).
     pub tls: Tls,
+    /// How much to log when the command line has no `-v` (our addition; default `info`). Applied
+    /// again on each reload.
+    pub log_level: Option<LogLevel>,
 }
 
 impl Default for Config {
@@ -131,6 +134,7 @@ impl Default for Config {
             zones: BTreeMap::new(),
             dns: Dns::default(),
             tls: Tls::default(),
+            log_level: None,
         }
     }
 }
@@ -295,6 +299,34 @@ pub struct Tls {
     pub roots: RootsSetting,
     /// Extra trust anchors (PEM).
     pub ca_file: Option<PathBuf>,
+}
+
+/// `log_level` values: the names `-v` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Every decision, including each lookup's answer.
+    Debug,
+    /// Changes of state: policies fetched, answers that changed, reloads.
+    Info,
+    /// Failures that leave answers intact (a cache backend failing, a refresh failing).
+    #[serde(alias = "warning")]
+    Warn,
+    /// Only what stops the daemon or a lookup.
+    #[serde(alias = "fatal")]
+    Error,
+}
+
+impl LogLevel {
+    /// The `tracing` level it means.
+    pub fn level(self) -> tracing::Level {
+        match self {
+            Self::Debug => tracing::Level::DEBUG,
+            Self::Info => tracing::Level::INFO,
+            Self::Warn => tracing::Level::WARN,
+            Self::Error => tracing::Level::ERROR,
+        }
+    }
 }
 
 /// `tls.roots` values.

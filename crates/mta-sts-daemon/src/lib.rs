@@ -23,12 +23,12 @@ pub use cache::{
     SharedCache, SqliteOptions,
 };
 pub use config::{
-    Config, ConfigError, DaneZone, Dns, InvalidValue, Proactive, RootsSetting, SocketMode, Tls,
-    Zone,
+    Config, ConfigError, DaneZone, Dns, InvalidValue, LogLevel, Proactive, RootsSetting,
+    SocketMode, Tls, Zone,
 };
 pub use key::{Key, Skip, normalize_key};
 pub use listener::Listener;
-pub use server::{Daemon, DaemonClock, fetch_config};
+pub use server::{Daemon, DaemonClock, Reload, fetch_config};
 
 pub mod account;
 mod answer;

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use mta_sts_daemon::{Config, Daemon, EX_CONFIG, Listener, account, exit_status, fetch_config};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// MTA-STS policy server for Postfix's smtp_tls_policy_maps (socketmap), compatible with
 /// postfix-mta-sts-resolver's configuration and cache.
@@ -19,9 +21,10 @@ use mta_sts_daemon::{Config, Daemon, EX_CONFIG, Listener, account, exit_status, 
     after_help = "Postfix (main.cf):\n  smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix\n\nCheck it answers:\n  postmap -q example.com socketmap:inet:127.0.0.1:8461:postfix\n\nEXIT STATUS:\n  0   clean shutdown (SIGTERM, SIGINT)\n  2   invalid command line\n  78  the configuration cannot be used: the file is unreadable or invalid, or names a\n      CA file, cache store, user or group that cannot be used\n  1   any other failure (the socket cannot be bound, the runtime fails)"
 )]
 struct Args {
-    /// How much to log.
-    #[arg(short, long, value_enum, default_value = "info")]
-    verbosity: Verbosity,
+    /// How much to log [default: the configuration's log_level, or info]. Overrides log_level,
+    /// also on reload.
+    #[arg(short, long, value_enum)]
+    verbosity: Option<Verbosity>,
     /// The configuration file (YAML, postfix-mta-sts-resolver's format) [default:
     /// /etc/mta-sts-daemon.yml, or the built-in defaults (127.0.0.1:8461, in-memory cache) when
     /// that file does not exist]
@@ -132,15 +135,52 @@ enum Verbosity {
     Fatal,
 }
 
+impl Verbosity {
+    fn level(self) -> tracing::Level {
+        match self {
+            Self::Debug => tracing::Level::DEBUG,
+            Self::Info => tracing::Level::INFO,
+            Self::Warn => tracing::Level::WARN,
+            Self::Error | Self::Fatal => tracing::Level::ERROR,
+        }
+    }
+}
+
+/// Sets how much is logged: `-v` when given, else the configuration's `log_level`, else info.
+/// `RUST_LOG`, when set, decides alone.
+#[derive(Clone)]
+struct LogLevels {
+    command_line: Option<tracing::Level>,
+    filter: tracing_subscriber::reload::Handle<
+        tracing_subscriber::EnvFilter,
+        tracing_subscriber::Registry,
+    >,
+}
+
+impl LogLevels {
+    fn apply(&self, config: &Config) {
+        if std::env::var_os("RUST_LOG").is_some() {
+            return;
+        }
+        let level = self
+            .command_line
+            .or(config.log_level.map(|l| l.level()))
+            .unwrap_or(tracing::Level::INFO);
+        if let Err(e) = self.filter.reload(log_filter(level)) {
+            tracing::warn!(error = %e, "cannot change the log level");
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let level = match args.verbosity {
-        Verbosity::Debug => tracing::Level::DEBUG,
-        Verbosity::Info => tracing::Level::INFO,
-        Verbosity::Warn => tracing::Level::WARN,
-        Verbosity::Error | Verbosity::Fatal => tracing::Level::ERROR,
+    let command_line = args.verbosity.map(Verbosity::level);
+    let level = command_line.unwrap_or(tracing::Level::INFO);
+    let (filter, filter_handle) = tracing_subscriber::reload::Layer::new(log_filter(level));
+    let levels = LogLevels {
+        command_line,
+        filter: filter_handle,
     };
-    let subscriber = tracing_subscriber::fmt().with_env_filter(log_filter(level));
     let mut log_file = None;
     let logged = match &args.logfile {
         Some(path) => match LogFile::open(path) {
@@ -150,9 +190,12 @@ fn main() -> ExitCode {
                     file: std::sync::Mutex::new(file),
                 });
                 log_file = Some(Arc::clone(&log));
-                subscriber
+                let layer = tracing_subscriber::fmt::layer()
                     .with_writer(move || LogWriter(Arc::clone(&log)))
-                    .with_ansi(false)
+                    .with_ansi(false);
+                tracing_subscriber::registry()
+                    .with(filter)
+                    .with(layer)
                     .try_init()
             }
             Err(e) => {
@@ -166,9 +209,12 @@ fn main() -> ExitCode {
         None => {
             // Colours only for people; journald and log files get plain text.
             let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            subscriber
+            let layer = tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_ansi(ansi)
+                .with_ansi(ansi);
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(layer)
                 .try_init()
         }
     };
@@ -207,6 +253,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EX_CONFIG);
         }
     };
+    levels.apply(&config);
     for warning in warnings {
         tracing::warn!("{}: {warning}", config_path.display());
     }
@@ -223,7 +270,13 @@ fn main() -> ExitCode {
         group: args.group,
         port: args.port,
     };
-    match runtime.block_on(run(config, run_args, log_file)) {
+    let reloader = Reloader {
+        source,
+        port: run_args.port,
+        levels,
+        log_file,
+    };
+    match runtime.block_on(run(config, run_args, reloader)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             fatal(&format!("{e:#}"));
@@ -374,33 +427,111 @@ impl Signals {
     }
 }
 
-/// Reopens the log file on each SIGHUP (logrotate moves it away first).
-async fn reopen_on_hangup(mut hup: tokio::signal::unix::Signal, log: Option<Arc<LogFile>>) {
-    while hup.recv().await.is_some() {
-        match &log {
-            Some(log) => match log.reopen() {
-                Ok(()) => tracing::info!("log file reopened"),
-                Err(e) => eprintln!("mta-sts-daemon: cannot reopen {}: {e}", log.path.display()),
+/// What a SIGHUP does: reopen the log file (logrotate moves it away first) and re-read the
+/// configuration.
+struct Reloader {
+    source: ConfigSource,
+    /// `--port`, which replaces the file's listening settings on every read.
+    port: Option<u16>,
+    levels: LogLevels,
+    log_file: Option<Arc<LogFile>>,
+}
+
+impl Reloader {
+    /// Handles each SIGHUP, telling systemd (`RELOADING=1` … `READY=1`) so `systemctl reload`
+    /// waits for it. Never ends the daemon.
+    async fn on_hangup(self, mut hup: tokio::signal::unix::Signal, daemon: Daemon, status: String) {
+        while hup.recv().await.is_some() {
+            let mut reloading = vec![sd_notify::NotifyState::Reloading];
+            reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+            let _ = sd_notify::notify(&reloading);
+            if let Some(log) = &self.log_file {
+                match log.reopen() {
+                    Ok(()) => tracing::info!("SIGHUP: log file reopened"),
+                    Err(e) => {
+                        eprintln!("mta-sts-daemon: cannot reopen {}: {e}", log.path.display());
+                    }
+                }
+            }
+            self.reload(&daemon);
+            let _ = sd_notify::notify(&[
+                sd_notify::NotifyState::Ready,
+                sd_notify::NotifyState::Status(&status),
+            ]);
+        }
+    }
+
+    /// Re-reads the configuration and puts it in force; an unusable file changes nothing.
+    fn reload(&self, daemon: &Daemon) {
+        let path = match &self.source {
+            ConfigSource::File(path) => path.as_path(),
+            // Started on the built-in defaults: the file may have been written since.
+            ConfigSource::BuiltIn => match config_source(None, Path::new(DEFAULT_CONFIG)) {
+                ConfigSource::File(_) => Path::new(DEFAULT_CONFIG),
+                ConfigSource::BuiltIn => {
+                    tracing::info!(
+                        "SIGHUP: {DEFAULT_CONFIG} still does not exist; the built-in defaults stay in force"
+                    );
+                    return;
+                }
             },
-            None => tracing::info!("SIGHUP: logging to standard error, nothing to reopen"),
+        };
+        let (mut config, warnings) = match Config::load(path) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let snippet = e.snippet().trim_end();
+                let snippet = if snippet.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{snippet}")
+                };
+                tracing::error!(
+                    "SIGHUP: configuration not reloaded, the running one stays in force: {e}{snippet}"
+                );
+                return;
+            }
+        };
+        for warning in warnings {
+            tracing::warn!("{}: {warning}", path.display());
+        }
+        if let Some(port) = self.port {
+            trial_port(&mut config, port);
+        }
+        match daemon.reload(config.clone()) {
+            Ok(reload) => {
+                for kept in &reload.needs_restart {
+                    tracing::warn!(
+                        "SIGHUP: {kept}: this change needs a restart; the running value stays in force"
+                    );
+                }
+                self.levels.apply(&config);
+                if reload.applied.is_empty() {
+                    tracing::info!(file = %path.display(), "SIGHUP: configuration re-read, nothing that applies changed");
+                } else {
+                    tracing::info!(file = %path.display(), changed = %reload.applied.join(", "), "SIGHUP: configuration reloaded");
+                }
+            }
+            Err(e) => tracing::error!(
+                "SIGHUP: configuration not reloaded, the running one stays in force: {e:#}"
+            ),
         }
     }
 }
 
-async fn run(
-    mut config: Config,
-    args: RunArgs,
-    log_file: Option<Arc<LogFile>>,
-) -> anyhow::Result<()> {
+/// `--port`: a trial run beside the live daemon, on TCP at another port whatever the file says.
+fn trial_port(config: &mut Config, port: u16) {
+    config.path = None;
+    config.port = port;
+    config.reuse_port = false;
+}
+
+async fn run(mut config: Config, args: RunArgs, reloader: Reloader) -> anyhow::Result<()> {
     // Signals are caught from the start: their default actions end the process, and a SIGHUP
     // (logrotate, `systemctl reload`) or SIGTERM may come while the daemon is still starting.
     let signals = Signals::catch()?;
     let identity = Identity::resolve(args.user.as_deref(), args.group.as_deref())?;
     if let Some(port) = args.port {
-        // A trial run beside the live daemon: TCP on another port, whatever the file says.
-        config.path = None;
-        config.port = port;
-        config.reuse_port = false;
+        trial_port(&mut config, port);
     }
     let runs_as = identity.user.as_ref().map(|u| u.uid);
     let listener = Listener::bind_for(&config, runs_as).await?;
@@ -427,7 +558,7 @@ async fn run(
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&status),
     ]);
-    tokio::spawn(reopen_on_hangup(signals.hup, log_file));
+    tokio::spawn(reloader.on_hangup(signals.hup, daemon.clone(), status));
     let (mut term, mut int) = (signals.term, signals.int);
     let shutdown = async move {
         tokio::select! {

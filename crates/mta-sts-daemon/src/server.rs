@@ -7,6 +7,7 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
+use arc_swap::ArcSwap;
 use futures_util::{SinkExt, StreamExt};
 use mta_sts_fetch::{
     DaneClient, DnsClient, DnssecTrust, FetchConfig, PolicyClient, Proxy, Roots, SystemClock,
@@ -43,22 +44,45 @@ pub type DaemonClock = Arc<dyn Clock>;
 type DaemonResolver = Resolver<DnsClient, PolicyClient, SharedCache, DaemonClock>;
 
 /// A configured daemon: the resolver with its cache, and the answer rules.
+///
+/// The configuration and what is built from it (the DNS and HTTPS clients, the DANE client) can
+/// be replaced while the daemon serves, with [`reload`](Self::reload): lookups that started keep
+/// the configuration they started with, later ones use the new one, and connections stay open.
 #[derive(Clone)]
 pub struct Daemon {
-    config: Arc<Config>,
-    resolver: DaemonResolver,
+    live: Arc<ArcSwap<Live>>,
+    cache: SharedCache,
     replies: Arc<ReplyMemo>,
     answers: Arc<AnswerLog>,
     clock: DaemonClock,
+    /// Bumped by each reload, so background work (proactive fetching) re-reads its settings.
+    reloads: Arc<watch::Sender<u64>>,
+}
+
+/// The configuration in force and what is built from it.
+struct Live {
+    config: Arc<Config>,
+    fetch: FetchConfig,
+    resolver: DaemonResolver,
     dane: Option<DaneClient>,
 }
 
 impl std::fmt::Debug for Daemon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Daemon")
-            .field("resolver", &self.resolver)
+            .field("resolver", &self.live.load().resolver)
             .finish_non_exhaustive()
     }
+}
+
+/// What [`Daemon::reload`] did with a new configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reload {
+    /// The top-level keys whose new values apply from now on.
+    pub applied: Vec<&'static str>,
+    /// The keys whose new values need a restart, each with the value kept until then.
+    pub needs_restart: Vec<String>,
 }
 
 /// The DNS and HTTPS settings a configuration asks for.
@@ -77,6 +101,143 @@ pub fn fetch_config(config: &Config) -> FetchConfig {
     fetch.with_timeout(config.longest_timeout())
 }
 
+impl Live {
+    /// What `config` needs, reusing from `old` the clients whose settings did not change (they
+    /// hold the resolver's memo, in-flight discoveries and the DANE cache).
+    fn build(
+        config: Config,
+        fetch: &FetchConfig,
+        cache: &SharedCache,
+        clock: &DaemonClock,
+        old: Option<&Self>,
+    ) -> anyhow::Result<Self> {
+        let same_fetch = old.filter(|old| old.fetch == *fetch);
+        let resolver = match same_fetch {
+            Some(old) => old.resolver.clone(),
+            None => {
+                let (dns, https) = clients(fetch)?;
+                let resolver_config = ResolverConfig::default().with_grace(config.cache_grace);
+                Resolver::new(
+                    dns,
+                    https,
+                    Arc::clone(cache),
+                    Arc::clone(clock),
+                    resolver_config,
+                )
+            }
+        };
+        let same_trust = same_fetch.filter(|old| {
+            old.config.dns.trust_anchor == config.dns.trust_anchor
+                && old.config.dns.trust_ad == config.dns.trust_ad
+        });
+        let dane = match same_trust.and_then(|old| old.dane.as_ref()) {
+            _ if !config.dane_enabled() => None,
+            Some(dane) => Some(dane.clone()),
+            None => Some(dane_client(&config, fetch)?),
+        };
+        Ok(Self {
+            config: Arc::new(config),
+            fetch: fetch.clone(),
+            resolver,
+            dane,
+        })
+    }
+}
+
+/// The DANE client the configuration's trust settings ask for.
+fn dane_client(config: &Config, fetch: &FetchConfig) -> anyhow::Result<DaneClient> {
+    let trust = match &config.dns.trust_anchor {
+        _ if config.dns.trust_ad => DnssecTrust::LocalResolver,
+        Some(path) => DnssecTrust::AnchorFile(path.clone()),
+        None => DnssecTrust::Root,
+    };
+    tracing::warn!(
+        "DANE is on: answers may be \"dane\" or \"dane-only\", which Postfix applies only with \
+         smtp_dns_support_level = dnssec and a DNSSEC-validating resolver in its resolv.conf; \
+         without them Postfix downgrades those answers (see mta-sts-daemon.yml(5), dane)"
+    );
+    let dane = DaneClient::new(fetch, &trust, DANE_CACHE);
+    // Name the key that asked for it: the refusal of a remote resolver says why.
+    Ok(if config.dns.trust_ad {
+        dane.context("dns.trust_ad")?
+    } else {
+        dane?
+    })
+}
+
+/// Keeps in `new` the values of `old` that only a restart can change (the sockets, the cache
+/// store), saying which differed and what stays in force.
+fn keep_restart_only(new: &mut Config, old: &Config) -> Vec<String> {
+    let mut kept = Vec::new();
+    macro_rules! keep {
+        ($($field:ident),*) => {$(
+            if new.$field != old.$field {
+                kept.push(format!("{}: {:?} (running: {:?})", stringify!($field), new.$field, old.$field));
+                new.$field = old.$field.clone();
+            }
+        )*};
+    }
+    keep!(
+        host,
+        port,
+        path,
+        mode,
+        owner,
+        group,
+        reuse_port,
+        max_connections,
+        cache_grace
+    );
+    if new.cache != old.cache {
+        kept.push(format!(
+            "cache: type {} (running: type {}, and its options)",
+            new.cache.kind(),
+            old.cache.kind()
+        ));
+        new.cache = old.cache.clone();
+    }
+    kept
+}
+
+/// The fetch settings for `config`, from those in force: only what the configuration sets is
+/// replaced, so settings an embedder gave [`Daemon::new`] beyond it (extra CA text, a test port)
+/// stay.
+fn refetch(old: &Live, config: &Config) -> FetchConfig {
+    let mut fetch = old.fetch.clone();
+    let wanted = fetch_config(config);
+    fetch.timeout = wanted.timeout;
+    if config.dns != old.config.dns {
+        fetch.nameservers = wanted.nameservers;
+    }
+    if config.tls != old.config.tls {
+        fetch.roots = wanted.roots;
+        fetch.ca_files = wanted.ca_files;
+    }
+    fetch
+}
+
+/// The top-level keys whose values differ.
+fn changed_keys(new: &Config, old: &Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    macro_rules! compare {
+        ($($field:ident),*) => {$(
+            if new.$field != old.$field {
+                changed.push(stringify!($field));
+            }
+        )*};
+    }
+    compare!(
+        zones,
+        default_zone,
+        dns,
+        tls,
+        proactive_policy_fetching,
+        shutdown_timeout,
+        log_level
+    );
+    changed
+}
+
 impl Daemon {
     /// A daemon for `config` on the system clock, fetching with `fetch` (see [`fetch_config`]).
     /// Opens the cache the configuration names.
@@ -91,44 +252,61 @@ impl Daemon {
         fetch: &FetchConfig,
         clock: DaemonClock,
     ) -> anyhow::Result<Self> {
-        let (dns, https) = clients(fetch)?;
         let cache = config.cache.open(config.cache_grace)?;
-        let resolver_config = ResolverConfig::default().with_grace(config.cache_grace);
-        let resolver = Resolver::new(dns, https, cache, Arc::clone(&clock), resolver_config);
-        let dane = if config.dane_enabled() {
-            let trust = match &config.dns.trust_anchor {
-                _ if config.dns.trust_ad => DnssecTrust::LocalResolver,
-                Some(path) => DnssecTrust::AnchorFile(path.clone()),
-                None => DnssecTrust::Root,
-            };
-            tracing::warn!(
-                "DANE is on: answers may be \"dane\" or \"dane-only\", which Postfix applies only with \
-                 smtp_dns_support_level = dnssec and a DNSSEC-validating resolver in its resolv.conf; \
-                 without them Postfix downgrades those answers (see mta-sts-daemon.yml(5), dane)"
-            );
-            let dane = DaneClient::new(fetch, &trust, DANE_CACHE);
-            // Name the key that asked for it: the refusal of a remote resolver says why.
-            Some(if config.dns.trust_ad {
-                dane.context("dns.trust_ad")?
-            } else {
-                dane?
-            })
-        } else {
-            None
-        };
+        let live = Live::build(config, fetch, &cache, &clock, None)?;
         Ok(Self {
-            config: Arc::new(config),
-            resolver,
+            live: Arc::new(ArcSwap::from_pointee(live)),
+            cache,
             replies: Arc::new(ReplyMemo::new(REPLY_MEMO)),
             answers: Arc::new(AnswerLog::new()),
             clock,
-            dane,
+            reloads: Arc::new(watch::channel(0).0),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.live.load().config)
+    }
+
+    /// The cache the daemon reads and writes (the store the configuration names, behind the
+    /// in-process tier when it is persistent).
+    pub fn cache(&self) -> &SharedCache {
+        &self.cache
+    }
+
+    /// Puts `config` in force for the lookups that start from now on, without closing any
+    /// connection: zones, timeouts, DNS and TLS settings, DANE and proactive fetching. What only a
+    /// restart can change (the listening socket, `max_connections`, the cache store and
+    /// `cache_grace`) keeps its running value and is listed in [`Reload::needs_restart`]. The DNS,
+    /// HTTPS and DANE clients are rebuilt only when their settings changed, so the resolver's
+    /// state survives a reload that does not touch them. On error (a CA file or trust anchor that
+    /// cannot be read), the running configuration stays in force.
+    pub fn reload(&self, mut config: Config) -> anyhow::Result<Reload> {
+        let old = self.live.load_full();
+        let needs_restart = keep_restart_only(&mut config, &old.config);
+        let applied = changed_keys(&config, &old.config);
+        if applied.is_empty() {
+            return Ok(Reload {
+                applied,
+                needs_restart,
+            });
+        }
+        let fetch = refetch(&old, &config);
+        let live = Live::build(config, &fetch, &self.cache, &self.clock, Some(&old))?;
+        self.live.store(Arc::new(live));
+        self.reloads.send_modify(|n| *n += 1);
+        Ok(Reload {
+            applied,
+            needs_restart,
         })
     }
 
     /// The answer to one request (PFX-1 keys, zones by map name, the zone's deadline).
     pub async fn lookup(&self, request: &Request) -> Reply {
-        let zone = self.config.zone(request.name());
+        // The configuration this lookup started with, even if a reload replaces it meanwhile.
+        let live = self.live.load_full();
+        let zone = live.config.zone(request.name());
         let domain = match normalize_key(request.key()) {
             Key::Domain(domain) => domain,
             Key::Skip(reason) => {
@@ -137,9 +315,12 @@ impl Daemon {
             }
         };
         let rules = zone.rules();
-        match &self.dane {
-            Some(dane) if rules.dane => self.dane_first(dane, &domain, zone, &rules).await,
-            _ => self.mta_sts(&domain, zone, &rules, None).await,
+        let resolver = &live.resolver;
+        match &live.dane {
+            Some(dane) if rules.dane => {
+                self.dane_first(resolver, dane, &domain, zone, &rules).await
+            }
+            _ => self.mta_sts(resolver, &domain, zone, &rules, None).await,
         }
     }
 
@@ -147,6 +328,7 @@ impl Daemon {
     /// cold DANE lookup runs while MTA-STS discovery starts, so neither waits for the other.
     async fn dane_first(
         &self,
+        resolver: &DaemonResolver,
         dane: &DaneClient,
         domain: &Domain,
         zone: &Zone,
@@ -154,19 +336,21 @@ impl Daemon {
     ) -> Reply {
         // The common warm case, a domain without DANE: one memo read answers for DANE and policy.
         if let Some(hit) = self.replies.without_dane(domain, Instant::now()) {
-            return self.mta_sts(domain, zone, rules, Some(&hit)).await;
+            return self
+                .mta_sts(resolver, domain, zone, rules, Some(&hit))
+                .await;
         }
         if let Some((state, until)) = dane.cached_until(domain.as_str()) {
             return match dane_answer(domain, state.as_deref().map_err(|e| &**e)) {
                 Some(reply) => reply,
                 None => {
-                    let reply = self.mta_sts(domain, zone, rules, None).await;
+                    let reply = self.mta_sts(resolver, domain, zone, rules, None).await;
                     self.replies.note_no_dane(domain, until);
                     reply
                 }
             };
         }
-        let mut policy = pin!(self.mta_sts(domain, zone, rules, None));
+        let mut policy = pin!(self.mta_sts(resolver, domain, zone, rules, None));
         let mut looked_up = pin!(tokio::time::timeout(
             zone.timeout,
             dane.state(domain.as_str())
@@ -204,20 +388,23 @@ impl Daemon {
     /// The MTA-STS answer; `memo` is the domain's reply memo entry when the caller has read it.
     async fn mta_sts(
         &self,
+        resolver: &DaemonResolver,
         domain: &Domain,
         zone: &Zone,
         rules: &ZoneRules,
         memo: Option<&Memoized>,
     ) -> Reply {
         // A warm lookup completes on its first poll; only one that has to wait gets a timer.
-        let mut pending = pin!(self.resolver.lookup(domain));
+        let mut pending = pin!(resolver.lookup(domain));
         let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
         let looked_up = match first {
             Poll::Ready(lookup) => Ok(lookup),
             Poll::Pending => tokio::time::timeout(zone.timeout, pending).await,
         };
         let Ok(mut lookup) = looked_up else {
-            return self.past_deadline(domain, zone.timeout, rules).await;
+            return self
+                .past_deadline(resolver, domain, zone.timeout, rules)
+                .await;
         };
         if let Some(refresh) = lookup.take_refresh() {
             tokio::spawn(refresh.run());
@@ -232,8 +419,14 @@ impl Daemon {
     /// The answer when discovery did not finish within the zone's deadline (DNS or the policy host
     /// hanging): a valid cached policy still applies (CACHE-3); only without one does `on_failure`
     /// decide. A hanging check must never downgrade a domain that has a policy.
-    async fn past_deadline(&self, domain: &Domain, deadline: Duration, rules: &ZoneRules) -> Reply {
-        let cached = tokio::time::timeout(CACHE_WAIT, self.resolver.cached_policy(domain))
+    async fn past_deadline(
+        &self,
+        resolver: &DaemonResolver,
+        domain: &Domain,
+        deadline: Duration,
+        rules: &ZoneRules,
+    ) -> Reply {
+        let cached = tokio::time::timeout(CACHE_WAIT, resolver.cached_policy(domain))
             .await
             .ok()
             .flatten();
@@ -263,16 +456,26 @@ impl Daemon {
     /// Proactive policy fetching (postfix-mta-sts-resolver's `proactive_policy_fetching`): every
     /// `interval`, re-fetch every cached policy older than `interval / grace_ratio`, at most
     /// `concurrency_limit` at a time, so busy and quiet domains alike never lapse (CACHE-4). The
-    /// time of the last pass is kept in the cache, so daemons sharing a store take turns. Runs
-    /// until the returned future is dropped.
+    /// time of the last pass is kept in the cache, so daemons sharing a store take turns. Follows
+    /// reloads: waits while the configuration has it off, and picks up new settings for the next
+    /// pass. Runs until the returned future is dropped.
     pub async fn proactive_fetching(&self) {
-        let settings = &self.config.proactive_policy_fetching;
-        let interval = settings.interval;
-        let min_age = interval.div_f64(settings.grace_ratio);
-        let cache = self.resolver.cache();
+        let mut reloads = self.reloads.subscribe();
         loop {
+            let live = self.live.load_full();
+            let settings = &live.config.proactive_policy_fetching;
+            if !settings.enabled {
+                // The sender lives as long as `self`: `changed` fails only if it is gone.
+                if reloads.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            let interval = settings.interval;
+            let min_age = interval.div_f64(settings.grace_ratio);
             let now = self.clock.now();
-            let last = cache
+            let last = self
+                .cache
                 .last_refresh()
                 .await
                 .ok()
@@ -286,24 +489,32 @@ impl Daemon {
                 // A little jitter, so daemons sharing a store do not all wake at once.
                 let spread = (interval / 20).min(Duration::from_secs(30));
                 let jitter = spread.mul_f64(f64::from(std::process::id() % 1000) / 1000.0);
-                tokio::time::sleep(wait + jitter).await;
+                tokio::select! {
+                    () = tokio::time::sleep(wait + jitter) => {}
+                    changed = reloads.changed() => if changed.is_err() { return },
+                }
                 continue;
             }
             // Claim this pass before running it.
-            let _ = cache.set_last_refresh(now).await;
-            let (refreshed, failed) = self.proactive_pass(now, min_age).await;
+            let _ = self.cache.set_last_refresh(now).await;
+            let (refreshed, failed) = self.proactive_pass(&live, now, min_age).await;
             tracing::info!(refreshed, failed, "proactive policy fetching pass done");
         }
     }
 
-    async fn proactive_pass(&self, now: SystemTime, min_age: Duration) -> (usize, usize) {
+    async fn proactive_pass(
+        &self,
+        live: &Live,
+        now: SystemTime,
+        min_age: Duration,
+    ) -> (usize, usize) {
         let limit = Arc::new(Semaphore::new(
-            self.config.proactive_policy_fetching.concurrency_limit,
+            live.config.proactive_policy_fetching.concurrency_limit,
         ));
         let mut tasks = JoinSet::new();
         let mut cursor = None;
         loop {
-            let page = match self.resolver.cache().scan(cursor.as_ref(), 256).await {
+            let page = match self.cache.scan(cursor.as_ref(), 256).await {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::warn!(error = %e, "proactive fetching: cannot scan the cache");
@@ -318,7 +529,7 @@ impl Daemon {
                 let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
                     break;
                 };
-                let resolver = self.resolver.clone();
+                let resolver = live.resolver.clone();
                 tasks.spawn(async move {
                     let outcome = resolver.refresh(&domain).await;
                     drop(permit);
@@ -353,11 +564,11 @@ impl Daemon {
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let proactive = self.config.proactive_policy_fetching.enabled.then(|| {
+        let proactive = {
             let daemon = self.clone();
             tokio::spawn(async move { daemon.proactive_fetching().await })
-        });
-        let slots = Arc::new(Semaphore::new(self.config.max_connections));
+        };
+        let slots = Arc::new(Semaphore::new(self.config().max_connections));
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -389,11 +600,9 @@ impl Daemon {
                 drop(permit);
             });
         }
-        if let Some(task) = proactive {
-            task.abort();
-        }
+        proactive.abort();
         let _ = stop_tx.send(true);
-        let drained = tokio::time::timeout(self.config.shutdown_timeout, async {
+        let drained = tokio::time::timeout(self.config().shutdown_timeout, async {
             while connections.join_next().await.is_some() {}
         })
         .await;

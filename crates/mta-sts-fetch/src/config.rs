@@ -32,7 +32,7 @@ pub enum Proxy {
 }
 
 /// How the fetcher reaches DNS and HTTPS.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FetchConfig {
     /// Name servers (`ip:port`); empty means the system configuration (`/etc/resolv.conf`).

@@ -330,9 +330,17 @@ fn issue_10_exit_codes_match_help_and_man_page() {
     assert_eq!(err.matches("cannot listen").count(), 1, "{err}");
 }
 
-/// A running daemon binary, stopped (SIGTERM) when dropped.
+/// A running daemon binary, stopped (SIGTERM) by `stop`, killed if a failing test drops it.
 struct Running {
     child: std::process::Child,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // After `stop` the child has been waited for; kill then fails harmlessly.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Running {
@@ -593,4 +601,118 @@ fn issue_11_unix_socket_in_a_new_directory_through_the_binary() {
     assert!(!log.contains("Some("), "{log}");
     assert!(log.contains("created the socket directory"), "{log}");
     assert!(!socket.exists(), "the socket is removed at exit");
+}
+
+/// Issue 13, live reload through the binary: SIGHUP re-reads the file and a zone change applies to
+/// the connection Postfix already has open (same socket, new answer); a change that needs a
+/// restart is said and the running value kept; an invalid file is refused with its error and the
+/// running configuration keeps answering; Postfix's `postmap -q` works throughout.
+#[test]
+fn sighup_reloads_the_configuration_without_closing_connections() {
+    let postmap = crate::postmap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dns = runtime.block_on(mta_sts_testkit::TestDns::start()).unwrap();
+    // The domain publishes a record but its policy host does not exist: discovery fails, and the
+    // zone's on_failure decides between NOTFOUND (the default) and TEMP.
+    dns.add_txt("_mta-sts.broken.example", &[b"v=STSv1; id=a1"]);
+    let port = free_port();
+    let config = temp_path("reload.yml");
+    let logfile = temp_path("reload.log");
+    let _ = std::fs::remove_file(&logfile);
+    let base = format!(
+        "port: {port}\ncache_grace: 0\ndns:\n  nameservers: ['{}']\n",
+        dns.addr()
+    );
+    std::fs::write(&config, &base).unwrap();
+    let daemon = Running::start(&[
+        "-c",
+        config.to_str().unwrap(),
+        "-l",
+        logfile.to_str().unwrap(),
+    ]);
+    let mut postfix = daemon.wait_listening(port);
+    let conf = temp_path("reload-postfix-conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(conf.join("main.cf"), "").unwrap();
+    let map = format!("socketmap:inet:127.0.0.1:{port}:postfix");
+    let postmap_q = |key: &str| {
+        let out = Command::new(postmap)
+            .arg("-c")
+            .arg(&conf)
+            .args(["-q", key, &map])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim_end().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // NOTFOUND: nothing printed, status 1. TEMP: postmap stops with a query error (status 1).
+    let notfound = |(code, out, err): (Option<i32>, String, String)| {
+        code == Some(1) && out.is_empty() && err.is_empty()
+    };
+    let temporary = |(code, out, err): (Option<i32>, String, String)| {
+        code == Some(1) && out.is_empty() && err.contains("error")
+    };
+    let log = || std::fs::read_to_string(&logfile).unwrap_or_default();
+    let reloads = || log().matches("SIGHUP: configuration").count();
+    // Signals of one kind do not queue: send the next SIGHUP only once the last one was handled.
+    let reload_with = |text: String| {
+        let before = reloads();
+        std::fs::write(&config, text).unwrap();
+        Command::new("kill")
+            .args(["-HUP", &daemon.child.id().to_string()])
+            .status()
+            .unwrap();
+        eventually_blocking(Duration::from_secs(10), || {
+            (reloads() > before).then_some(())
+        })
+        .unwrap_or_else(|| panic!("the SIGHUP was handled: {}", log()));
+    };
+    assert_eq!(ask(&mut postfix, "broken.example"), "NOTFOUND ");
+    assert!(notfound(postmap_q("broken.example")));
+
+    reload_with(format!(
+        "{base}default_zone:\n  on_failure: temp\nmax_connections: 7\n"
+    ));
+    let temp = ask(&mut postfix, "broken.example");
+    assert!(
+        temp.starts_with("TEMP ") && temp.contains("broken.example"),
+        "the reloaded zone answers on the connection that was open: {temp}"
+    );
+    let answer = postmap_q("broken.example");
+    assert!(temporary(answer.clone()), "{answer:?}");
+
+    // Invalid files: refused with their error, and the running configuration stays.
+    reload_with(format!("{base}default_zone: [\n"));
+    reload_with(format!("{base}default_zone:\n  timeout: 1000\n"));
+    assert!(ask(&mut postfix, "broken.example").starts_with("TEMP "));
+    assert!(temporary(postmap_q("broken.example")));
+
+    reload_with(format!(
+        "{base}default_zone:\n  on_failure: temp\nlog_level: debug\n"
+    ));
+    assert!(ask(&mut postfix, "broken.example").starts_with("TEMP "));
+    let (status, stderr) = daemon.stop();
+    let log = log();
+    assert_eq!(status, Some(0), "{stderr}{log}");
+    let refused: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("configuration not reloaded, the running one stays in force"))
+        .collect();
+    assert_eq!(refused.len(), 2, "{log}");
+    assert!(refused[1].contains("default_zone.timeout"), "{log}");
+    assert!(
+        log.contains("max_connections: 7 (running: 4096): this change needs a restart"),
+        "{log}"
+    );
+    assert!(log.contains("changed=default_zone"), "{log}");
+    assert!(log.contains("changed=log_level"), "{log}");
+    // log_level: debug took effect: lookups are now logged one by one.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("DEBUG") && l.contains("lookup")),
+        "{log}"
+    );
 }
