@@ -110,6 +110,8 @@ pub struct Config {
     pub dns: Dns,
     /// TLS trust for policy hosts (our addition).
     pub tls: Tls,
+    /// The control socket for `mta-sts-daemon ctl` (our addition; off unless `control.socket`).
+    pub control: Control,
 }
 
 impl Default for Config {
@@ -131,6 +133,29 @@ impl Default for Config {
             zones: BTreeMap::new(),
             dns: Dns::default(),
             tls: Tls::default(),
+            control: Control::default(),
+        }
+    }
+}
+
+/// `control:` (our addition): the UNIX socket `mta-sts-daemon ctl` talks to (show, list, purge,
+/// refresh, stats). Off unless `socket` is set. Whoever can connect can purge and refresh
+/// domains: keep it to the daemon's user (mode 0600, the default) or root.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Control {
+    /// The socket path, e.g. `/run/mta-sts/control.sock`; its directory is created if missing.
+    pub socket: Option<PathBuf>,
+    /// The socket's permissions (default `0600`).
+    pub mode: SocketMode,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            socket: None,
+            mode: SocketMode(0o600),
         }
     }
 }
@@ -370,7 +395,10 @@ impl Config {
             .map(|(key, _)| {
                 format!("{key} applies only to DANE lookups, and no zone has dane.enabled: ignored")
             });
-        socket.chain(dane).collect()
+        let control = (self.control.socket.is_none()
+            && self.control.mode != Control::default().mode)
+            .then(|| "control.mode applies only with control.socket, ignored".to_owned());
+        socket.chain(dane).chain(control).collect()
     }
 
     /// The zone for a socketmap name: `zones.NAME`, else `default_zone` (SOCK-10).

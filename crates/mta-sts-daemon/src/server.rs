@@ -26,6 +26,7 @@ use tokio_util::codec::Framed;
 use crate::answer::{Memoized, ReplyMemo, dane_answer};
 use crate::answer_log::AnswerLog;
 use crate::cache::SharedCache;
+use crate::control::Activity;
 use crate::listener::Stream;
 use crate::{Config, Key, Listener, RootsSetting, Zone, ZoneRules, normalize_key};
 
@@ -40,7 +41,7 @@ const DANE_CACHE: usize = 65_536;
 
 /// The clock the daemon judges policy lifetimes by: the system's, or one a test drives.
 pub type DaemonClock = Arc<dyn Clock>;
-type DaemonResolver = Resolver<DnsClient, PolicyClient, SharedCache, DaemonClock>;
+pub(crate) type DaemonResolver = Resolver<DnsClient, PolicyClient, SharedCache, DaemonClock>;
 
 /// A configured daemon: the resolver with its cache, and the answer rules.
 #[derive(Clone)]
@@ -51,6 +52,7 @@ pub struct Daemon {
     answers: Arc<AnswerLog>,
     clock: DaemonClock,
     dane: Option<DaneClient>,
+    activity: Arc<Activity>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -123,7 +125,37 @@ impl Daemon {
             answers: Arc::new(AnswerLog::new()),
             clock,
             dane,
+            activity: Arc::new(Activity::new()),
         })
+    }
+
+    // Accessors for the control socket's operations (control.rs).
+    pub(crate) fn resolver(&self) -> &DaemonResolver {
+        &self.resolver
+    }
+
+    pub(crate) fn reply_memo(&self) -> &ReplyMemo {
+        &self.replies
+    }
+
+    pub(crate) fn answer_log(&self) -> &AnswerLog {
+        &self.answers
+    }
+
+    pub(crate) fn dane_client(&self) -> Option<&DaneClient> {
+        self.dane.as_ref()
+    }
+
+    pub(crate) fn daemon_config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn daemon_clock(&self) -> &DaemonClock {
+        &self.clock
+    }
+
+    pub(crate) fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 
     /// The answer to one request (PFX-1 keys, zones by map name, the zone's deadline).
@@ -381,12 +413,13 @@ impl Daemon {
             while connections.try_join_next().is_some() {}
             let daemon = self.clone();
             let stop = stop_rx.clone();
+            let open = self.activity.connection();
             connections.spawn(async move {
                 match stream {
                     Stream::Tcp(s) => daemon.connection(s, stop).await,
                     Stream::Unix(s) => daemon.connection(s, stop).await,
                 }
-                drop(permit);
+                drop((permit, open));
             });
         }
         if let Some(task) = proactive {
