@@ -84,16 +84,35 @@ impl Kit {
             .with_https_port(self.https.addr().port())
             .with_ca_pem(self.ca.cert_pem())
             .with_proxy(Proxy::None);
+        // The control socket too, when the configuration names one.
+        let control = config.control.socket.as_deref().map(|path| {
+            mta_sts_daemon::ControlSocket::bind(path, config.control.mode.0, None).unwrap()
+        });
         let daemon = Daemon::with_clock(config, &fetch, Arc::new(TokioClock::new())).unwrap();
         let addr = listener.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
+            let (stopping, control_stopped) = tokio::sync::watch::channel(false);
+            let control = control.map(|socket| {
+                let daemon = daemon.clone();
+                let mut control_stopped = control_stopped.clone();
+                tokio::spawn(async move {
+                    let stop = async move {
+                        let _ = control_stopped.wait_for(|stop| *stop).await;
+                    };
+                    daemon.serve_control(socket, stop).await;
+                })
+            });
             daemon
                 .serve(listener, async {
                     let _ = stopped.await;
                 })
                 .await
                 .unwrap();
+            let _ = stopping.send(true);
+            if let Some(control) = control {
+                control.await.unwrap();
+            }
         });
         Running {
             addr,
@@ -173,3 +192,7 @@ pub(crate) fn temp_path(name: &str) -> PathBuf {
 }
 // The built binary: flags, exit codes, signals.
 mod binary;
+// Cache administration: the control socket and `ctl`, against every kind of backend.
+mod control;
+// Offline export and import between backends.
+mod migrate;
