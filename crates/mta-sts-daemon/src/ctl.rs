@@ -360,7 +360,7 @@ fn show(report: &DomainReport, now: SystemTime) -> String {
         Some(failure) => {
             let since = failure
                 .since
-                .map_or(String::new(), |at| format!(" (since {})", when(at, now)));
+                .map_or(String::new(), |at| format!("; since {}", when(at, now)));
             out.push_str(&format!("  last failure:  {}{since}\n", failure.failure));
         }
         None => out.push_str("  last failure:  none\n"),
@@ -395,7 +395,7 @@ fn refreshed(report: &RefreshReport, now: SystemTime) -> String {
 fn stats(report: &StatsReport) -> String {
     let or_unknown = |n: Option<u64>| n.map_or("unknown".to_owned(), |n| n.to_string());
     format!(
-        "backend:           {}\nentries:           {}\nqueued writes:     {}\nuptime:            {}\nconnections open:  {}\nconnections total: {}\nlookups:           {}\ncache_grace:       {} s\nproactive:         {}\n",
+        "backend:           {}\nentries:           {}\nqueued writes:     {}\nuptime:            {}\nconnections open:  {}\nconnections total: {}\n{}cache_grace:       {} s\nproactive:         {}\n",
         report.backend,
         or_unknown(report.entries),
         report
@@ -404,7 +404,9 @@ fn stats(report: &StatsReport) -> String {
         span(report.uptime),
         report.connections_open,
         report.connections_total,
-        or_unknown(report.lookups),
+        report
+            .lookups
+            .map_or(String::new(), |n| format!("lookups:           {n}\n")),
         report.cache_grace,
         if report.proactive { "on" } else { "off" },
     )
