@@ -54,6 +54,12 @@ impl AnswerLog {
         self.failures.get(domain)
     }
 
+    /// Forgets every domain.
+    pub(crate) fn forget_all(&self) {
+        self.last.clear();
+        self.failures.clear();
+    }
+
     /// Forgets `domain`: its next state is logged again, its last failure dropped.
     pub(crate) fn forget(&self, domain: &Domain) {
         self.last.remove(domain);

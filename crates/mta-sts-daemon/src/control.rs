@@ -516,7 +516,8 @@ impl Daemon {
         report
     }
 
-    /// [`admin_purge`](Self::admin_purge) of every domain in the store.
+    /// [`admin_purge`](Self::admin_purge) of every domain in the store, and everything the
+    /// daemon remembers about any domain (also those not cached: "no record", failures).
     pub async fn admin_purge_all(&self) -> Result<PurgeReport, String> {
         let mut domains = Vec::new();
         let mut cursor: Option<ScanCursor> = None;
@@ -533,7 +534,31 @@ impl Daemon {
                 None => break,
             }
         }
-        Ok(self.admin_purge(&domains).await)
+        self.forget_all_locally();
+        let mut report = PurgeReport::default();
+        for domain in &domains {
+            match self.resolver().cache().remove(domain).await {
+                Ok(()) => report.purged.push(domain.to_string()),
+                Err(e) => report.failed.push((domain.to_string(), e.to_string())),
+            }
+        }
+        // Again: lookups that ran meanwhile may have remembered entries just removed.
+        self.forget_all_locally();
+        tracing::info!(
+            purged = report.purged.len(),
+            failed = report.failed.len(),
+            "purged every cached domain"
+        );
+        Ok(report)
+    }
+
+    fn forget_all_locally(&self) {
+        self.resolver().forget_all();
+        self.reply_memo().forget_all();
+        self.answer_log().forget_all();
+        if let Some(dane) = self.dane_client() {
+            dane.forget_all();
+        }
     }
 
     fn forget_locally(&self, domain: &Domain) {

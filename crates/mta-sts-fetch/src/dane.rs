@@ -277,6 +277,11 @@ impl DaneClient {
         self.cache.remove(domain);
     }
 
+    /// Drops every cached state.
+    pub fn forget_all(&self) {
+        self.cache.clear();
+    }
+
     /// The DANE state of `domain`, from the cache while its TTL lasts; otherwise looked up, with
     /// concurrent callers for the same domain waiting for one lookup. A failure is remembered
     /// for a few seconds.

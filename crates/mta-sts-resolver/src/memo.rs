@@ -127,6 +127,13 @@ impl Memo {
         self.failures.remove_where(|(d, _)| d == domain);
     }
 
+    /// Forgets every domain (see `Resolver::forget_all`); running refreshes stay marked.
+    pub(crate) fn forget_all(&mut self) {
+        let refreshing = std::mem::take(&mut self.refreshing);
+        *self = Self::new(self.capacity);
+        self.refreshing = refreshing;
+    }
+
     /// Marks a refresh of `domain` as running until `until`; false if one is running, one started
     /// before `until` was reached, or too many are running.
     pub(crate) fn start_refresh(

@@ -327,6 +327,11 @@ where
         self.inner.memo().forget(domain);
     }
 
+    /// [`forget`](Self::forget) for every domain at once.
+    pub fn forget_all(&self) {
+        self.inner.memo().forget_all();
+    }
+
     /// What this resolver remembers about `domain` outside the cache, at the clock's `now`.
     pub fn remembered(&self, domain: &Domain) -> Remembered {
         let inner = &self.inner;

@@ -217,7 +217,7 @@ async fn txt_1_queries_the_policy_domain_itself() {
     assert_eq!(w.https.fetches("example.com"), 0);
 }
 
-/// `forget` drops the bookkeeping outside the cache: a remembered failure, its FETCH-9 backoff,
+/// `forget` (and `forget_all`) drops the bookkeeping outside the cache: a remembered failure, its FETCH-9 backoff,
 /// "no record" and the grace check, so the next lookup reads DNS (and fetches) at once.
 #[tokio::test]
 async fn forget_clears_failures_backoff_negative_and_grace() {
@@ -286,4 +286,18 @@ async fn forget_clears_failures_backoff_negative_and_grace() {
         w.resolver.lookup(&gone).await.outcome(),
         Outcome::Fetched(_)
     ));
+    // forget_all: every domain at once.
+    w.dns
+        .set("none1.example", Txt::Answer(TxtAnswer::NoSuchName));
+    w.dns
+        .set("none2.example", Txt::Answer(TxtAnswer::NoSuchName));
+    for name in ["none1.example", "none2.example"] {
+        let _ = w.resolver.lookup(&d(name)).await;
+        assert!(w.resolver.remembered(&d(name)).no_policy_until.is_some());
+    }
+    w.resolver.forget_all();
+    for name in ["none1.example", "none2.example", "gone.example"] {
+        let remembered = w.resolver.remembered(&d(name));
+        assert!(remembered.no_policy_until.is_none() && remembered.last_checked.is_none());
+    }
 }
