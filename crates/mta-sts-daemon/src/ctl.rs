@@ -37,7 +37,8 @@ pub enum CtlCommand {
     },
     /// Every cached entry.
     List,
-    /// Forget domains everywhere the daemon remembers them (for a shared store: every daemon).
+    /// Forget domains everywhere the daemon remembers them (in a shared store: for every daemon,
+    /// the others within their cache_grace).
     Purge {
         /// Every cached domain.
         #[arg(long, conflicts_with = "domains")]

@@ -19,8 +19,7 @@ use mta_sts_daemon::{
 #[command(
     name = "mta-sts-daemon",
     version,
-    after_help = "Postfix (main.cf):\n  smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix\n\nCheck it answers:\n  postmap -q example.com socketmap:inet:127.0.0.1:8461:postfix\n\nEXIT STATUS:\n  0   clean shutdown (SIGTERM, SIGINT)\n  2   invalid command line\n  78  the configuration cannot be used: the file is unreadable or invalid, or names a\n      CA file, cache store, user or group that cannot be used\n  1   any other failure (the socket cannot be bound, the runtime fails)\n\nCache administration (docs/operations.md):\n  mta-sts-daemon ctl show example.com      (needs control.socket in the configuration)\n  mta-sts-daemon export -c FILE cache.jsonl; mta-sts-daemon import -c OTHER cache.jsonl",
-    args_conflicts_with_subcommands = false
+    after_help = "Postfix (main.cf):\n  smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix\n\nCheck it answers:\n  postmap -q example.com socketmap:inet:127.0.0.1:8461:postfix\n\nEXIT STATUS:\n  0   clean shutdown (SIGTERM, SIGINT)\n  2   invalid command line\n  78  the configuration cannot be used: the file is unreadable or invalid, or names a\n      CA file, cache store, user or group that cannot be used\n  1   any other failure (the socket cannot be bound, the runtime fails)\n\nCache administration (docs/operations.md):\n  mta-sts-daemon ctl show example.com      (needs control.socket in the configuration)\n  mta-sts-daemon export -c FILE cache.jsonl; mta-sts-daemon import -c OTHER cache.jsonl"
 )]
 struct Args {
     #[command(subcommand)]

@@ -424,6 +424,25 @@ async fn the_binary_serves_ctl_and_says_what_is_wrong() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "purged example.com\n");
     let out = run(args(&["ctl", "-c", &config, "list"])).await.unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0 cached policies\n");
+    // Another user may not connect (mode 0600, in a directory of mode 0750): ctl says who may.
+    let denied = tokio::task::spawn_blocking({
+        let socket = socket_arg.to_owned();
+        move || {
+            Command::new("runuser")
+                .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_mta-sts-daemon")])
+                .args(["ctl", "--socket", &socket, "stats"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(denied.status.code(), Some(77));
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        err.contains("permission denied") && err.contains("or as root"),
+        "{err}"
+    );
     // Stopped: the socket is gone, and ctl says where it looked and what the daemon needs.
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
