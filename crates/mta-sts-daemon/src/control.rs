@@ -154,8 +154,10 @@ pub struct DomainReport {
     pub fetch_backoff: Vec<String>,
     /// Whether a background refresh is running.
     pub refreshing: bool,
-    /// `None` when no zone has DANE on; otherwise the cached state, if any.
-    pub dane: Option<Option<DaneReport>>,
+    /// Whether any zone looks up DANE.
+    pub dane_enabled: bool,
+    /// The cached DANE state, if any (and DANE is on).
+    pub dane: Option<DaneReport>,
 }
 
 /// What `refresh` did for one domain.
@@ -467,7 +469,7 @@ impl Daemon {
             }),
             (None, None) => None,
         };
-        let dane = self.dane_client().map(|dane| {
+        let dane = self.dane_client().and_then(|dane| {
             dane.cached_until(domain.as_str())
                 .map(|(state, until)| DaneReport {
                     state: match state {
@@ -491,6 +493,7 @@ impl Daemon {
                 .map(|(id, failure, _)| format!("{id}: {failure}"))
                 .collect(),
             refreshing: remembered.refreshing,
+            dane_enabled: self.dane_client().is_some(),
             dane,
         }
     }

@@ -373,9 +373,9 @@ fn show(report: &DomainReport, now: SystemTime) -> String {
         out.push_str("  refreshing:    now\n");
     }
     let dane = match &report.dane {
-        None => "off (no zone has dane.enabled)".to_owned(),
-        Some(None) => "not looked up (or expired)".to_owned(),
-        Some(Some(dane)) => format!("{} (kept {} s more)", dane.state, dane.expires_in),
+        _ if !report.dane_enabled => "off (no zone has dane.enabled)".to_owned(),
+        None => "not looked up (or expired)".to_owned(),
+        Some(dane) => format!("{} (kept {} s more)", dane.state, dane.expires_in),
     };
     out.push_str(&format!("  DANE:          {dane}\n"));
     out

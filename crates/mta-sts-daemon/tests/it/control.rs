@@ -15,7 +15,7 @@ fn changed() -> String {
 
 /// Runs `ctl` through the library's client (the same code as `mta-sts-daemon ctl`), off the
 /// runtime since the client blocks: its exit status and what it printed.
-async fn ctl(socket: &Path, command: CtlCommand, json: bool) -> (u8, String) {
+pub(crate) async fn ctl(socket: &Path, command: CtlCommand, json: bool) -> (u8, String) {
     let socket = socket.to_owned();
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
@@ -27,26 +27,26 @@ async fn ctl(socket: &Path, command: CtlCommand, json: bool) -> (u8, String) {
     .unwrap()
 }
 
-fn show(domain: &str) -> CtlCommand {
+pub(crate) fn show(domain: &str) -> CtlCommand {
     CtlCommand::Show {
         domain: domain.into(),
     }
 }
 
-fn purge(domains: &[&str]) -> CtlCommand {
+pub(crate) fn purge(domains: &[&str]) -> CtlCommand {
     CtlCommand::Purge {
         all: false,
         domains: domains.iter().map(|d| (*d).to_owned()).collect(),
     }
 }
 
-fn refresh(domain: &str) -> CtlCommand {
+pub(crate) fn refresh(domain: &str) -> CtlCommand {
     CtlCommand::Refresh {
         domains: vec![domain.into()],
     }
 }
 
-fn fresh_socket(name: &str) -> PathBuf {
+pub(crate) fn fresh_socket(name: &str) -> PathBuf {
     let path = temp_path(name);
     let _ = std::fs::remove_file(&path);
     path
