@@ -489,3 +489,78 @@ async fn the_binary_serves_ctl_and_says_what_is_wrong() {
     .unwrap();
     assert_eq!(out.status.code(), Some(69));
 }
+
+/// What the socket refuses, with an error line: another protocol version, a request that is not
+/// one, an oversized line, a purge of nothing; and a fifth connection while four are open.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_socket_refuses_bad_requests_and_bounds_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let kit = Kit::start().await;
+    let socket = fresh_socket("bounds.sock");
+    let daemon = kit
+        .start_tcp(&format!("control:\n  socket: {}\n", socket.display()))
+        .await;
+    let ask = |request: Vec<u8>| {
+        let socket = socket.clone();
+        async move {
+            let mut stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+            // The daemon may answer before reading all of an oversized line.
+            let _ = stream.write_all(&request).await;
+            let mut answer = String::new();
+            tokio::time::timeout(Duration::from_secs(15), stream.read_to_string(&mut answer))
+                .await
+                .unwrap()
+                .unwrap();
+            let value: serde_json::Value = serde_json::from_str(answer.trim()).unwrap();
+            assert_eq!(value["ok"], false, "{answer}");
+            value["error"].as_str().unwrap().to_owned()
+        }
+    };
+    let error = ask(b"{\"v\":2,\"op\":\"stats\"}\n".to_vec()).await;
+    assert_eq!(
+        error,
+        "protocol version 2 not supported (this daemon speaks 1)"
+    );
+    assert!(
+        ask(b"stats\n".to_vec())
+            .await
+            .starts_with("invalid request: ")
+    );
+    let mut long = b"{\"v\":1,\"op\":\"show\",\"domain\":\"".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 70_000));
+    long.extend(b"\"}\n");
+    assert_eq!(ask(long).await, "request longer than 65536 bytes");
+    let error = ask(b"{\"v\":1,\"op\":\"purge\"}\n".to_vec()).await;
+    assert_eq!(error, "name at least one domain");
+    let error = ask(b"{\"v\":1,\"op\":\"show\",\"domain\":\"not a domain\"}\n".to_vec()).await;
+    assert!(error.contains("is not a policy domain"), "{error}");
+    // Four connections that say nothing hold every slot; a fifth is told so at once.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::UnixStream::connect(&socket).await.unwrap());
+    }
+    let busy = eventually(Duration::from_secs(10), || async {
+        let mut stream = tokio::net::UnixStream::connect(&socket).await.ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.ok()?;
+        answer
+            .contains("busy: too many control connections")
+            .then_some(())
+    })
+    .await;
+    assert!(busy.is_some(), "a fifth connection was not refused");
+    drop(idle);
+    // Freed: requests are served again.
+    let served = eventually(Duration::from_secs(10), || async {
+        let socket = socket.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            mta_sts_daemon::ctl::run(&socket, &CtlCommand::Stats, false, &mut out).ok()
+        })
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(served, Some(0));
+    daemon.shutdown().await;
+}
