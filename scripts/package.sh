@@ -194,6 +194,9 @@ stop_daemon() {
   ! grep -E ' (WARN|ERROR) ' "$tmp/daemon.log" || fail "the daemon warned (above)"
 }
 tcp_open() { (exec 3<>/dev/tcp/127.0.0.1/8461) 2>/dev/null; }
+# What the units' RuntimeDirectory=mta-sts makes: the packaged configurations' control socket
+# (/run/mta-sts/control.sock) goes there.
+install -d -o mta-sts -g mta-sts -m 0750 /run/mta-sts
 if tcp_open; then
   echo "SKIPPED the TCP run: something listens on 127.0.0.1:8461 already" >&2
 else
@@ -209,8 +212,13 @@ else
   [ "$answer" = "9:NOTFOUND ," ] || fail "socketmap answer '$answer', expected '9:NOTFOUND ,'"
   [ "$(stat -c %U /var/lib/mta-sts/cache.db 2>/dev/null)" = mta-sts ] ||
     fail "no /var/lib/mta-sts/cache.db owned by mta-sts"
+  [ "$(stat -c '%U %a' /run/mta-sts/control.sock 2>/dev/null)" = "mta-sts 600" ] ||
+    fail "no /run/mta-sts/control.sock owned by mta-sts, mode 600"
+  /usr/bin/mta-sts-daemon ctl stats | grep -q '^backend: *sqlite$' ||
+    fail "mta-sts-daemon ctl stats (as root, through /run/mta-sts/control.sock) did not answer"
   stop_daemon
-  ok "TCP: runs as mta-sts with /etc/mta-sts-daemon.yml, answers, stops cleanly"
+  [ ! -e /run/mta-sts/control.sock ] || fail "/run/mta-sts/control.sock is left behind after a clean stop"
+  ok "TCP: runs as mta-sts with /etc/mta-sts-daemon.yml, answers, answers ctl, stops cleanly"
 fi
 
 # The chroot layout (contrib/mta-sts-daemon-chroot.service and its example configuration): the
@@ -247,6 +255,8 @@ else
   echo "SKIPPED the chroot socket run: Postfix (postmap, group postfix, /var/spool/postfix) is not installed" >&2
 fi
 
+# systemd removes a unit's RuntimeDirectory when it stops.
+rmdir /run/mta-sts
 dpkg --purge mta-sts-daemon
 for p in /etc/mta-sts-daemon.yml /var/lib/mta-sts /var/spool/postfix/mta-sts /usr/bin/mta-sts-daemon; do
   [ ! -e "$p" ] || fail "$p is left after dpkg --purge"

@@ -108,6 +108,12 @@ pub trait CacheAdmin: PolicyCache {
 
     /// Records that a complete proactive refresh finished at `at`.
     fn set_last_refresh(&self, at: SystemTime) -> BoxFuture<'_, Result<(), CacheError>>;
+
+    /// Writes acknowledged but not yet stored (a tier in front of a failing backend queues
+    /// them), or `None` for a cache that never queues.
+    fn queued_writes(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl<C: PolicyCache + ?Sized> PolicyCache for Arc<C> {
@@ -146,5 +152,9 @@ impl<C: CacheAdmin + ?Sized> CacheAdmin for Arc<C> {
 
     fn set_last_refresh(&self, at: SystemTime) -> BoxFuture<'_, Result<(), CacheError>> {
         (**self).set_last_refresh(at)
+    }
+
+    fn queued_writes(&self) -> Option<usize> {
+        (**self).queued_writes()
     }
 }

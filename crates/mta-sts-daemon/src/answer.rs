@@ -129,6 +129,16 @@ impl ReplyMemo {
         }
     }
 
+    /// Drops the reply kept for `domain` (an operator purged it).
+    pub(crate) fn forget(&self, domain: &Domain) {
+        self.replies.remove(domain);
+    }
+
+    /// Drops every reply kept.
+    pub(crate) fn forget_all(&self) {
+        self.replies.clear();
+    }
+
     /// The entry of `domain` when DANE is known not to apply to it at `now`.
     pub(crate) fn without_dane(&self, domain: &Domain, now: Instant) -> Option<Arc<Memoized>> {
         self.replies

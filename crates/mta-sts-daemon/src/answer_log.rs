@@ -2,8 +2,10 @@
 //! operator sees "NOTFOUND for example.com: no _mta-sts record" once, not once per message, and
 //! again only when it changes (a policy appears, discovery starts failing, ...).
 
+use std::time::SystemTime;
+
 use mta_sts_policy::{Domain, Mode};
-use mta_sts_resolver::{CacheReason, NoPolicy, Outcome};
+use mta_sts_resolver::{CacheReason, Failure, NoPolicy, Outcome};
 use postfix_socketmap::Reply;
 
 /// How many domains' last state is remembered; beyond, a state may be logged again.
@@ -34,13 +36,34 @@ enum State {
 /// The last logged state per domain.
 pub(crate) struct AnswerLog {
     last: quick_cache::sync::Cache<Domain, State>,
+    /// The failure logged when a domain last started failing, and when: what the control
+    /// socket's `show` reports after the resolver's short memory of it has lapsed.
+    failures: quick_cache::sync::Cache<Domain, (Failure, SystemTime)>,
 }
 
 impl AnswerLog {
     pub(crate) fn new() -> Self {
         Self {
             last: quick_cache::sync::Cache::new(REMEMBERED),
+            failures: quick_cache::sync::Cache::new(REMEMBERED),
         }
+    }
+
+    /// The failure `domain` last started failing with, and when (wall-clock time).
+    pub(crate) fn last_failure(&self, domain: &Domain) -> Option<(Failure, SystemTime)> {
+        self.failures.get(domain)
+    }
+
+    /// Forgets every domain.
+    pub(crate) fn forget_all(&self) {
+        self.last.clear();
+        self.failures.clear();
+    }
+
+    /// Forgets `domain`: its next state is logged again, its last failure dropped.
+    pub(crate) fn forget(&self, domain: &Domain) {
+        self.last.remove(domain);
+        self.failures.remove(domain);
     }
 
     /// Logs why `domain` got `reply` when its state changed since the last one logged. Fetches
@@ -54,6 +77,10 @@ impl AnswerLog {
             return;
         }
         self.last.insert(domain.clone(), state);
+        if let Some(failure) = outcome.failure() {
+            self.failures
+                .insert(domain.clone(), (failure.clone(), SystemTime::now()));
+        }
         let answer = match reply {
             Reply::Ok(_) => "OK",
             Reply::NotFound => "NOTFOUND",

@@ -264,6 +264,39 @@ impl CacheConfig {
         }
     }
 
+    /// Opens the persistent store alone, without the in-process tier (whose queue would
+    /// acknowledge writes a short-lived process never stores): for `export` and `import`.
+    /// `None` for `internal`, which keeps nothing outside the daemon.
+    pub fn open_store(&self) -> Result<Option<SharedCache>, CacheError> {
+        Ok(Some(match self {
+            Self::Internal(_) => return Ok(None),
+            Self::Sqlite(o) => Arc::new(SqliteCache::open(&o.filename)?.with_timeout(o.timeout)),
+            Self::Redis(o) => {
+                let (url, timeout) = o.target().map_err(|why| CacheError::Open {
+                    target: "redis".into(),
+                    source: why.into(),
+                })?;
+                Arc::new(RedisCache::connect(&url, timeout)?)
+            }
+            Self::RedisSentinel(o) => {
+                let sentinels: Vec<String> =
+                    o.sentinels.iter().map(|s| s.url().to_owned()).collect();
+                Arc::new(RedisCache::sentinel(
+                    &sentinels,
+                    &o.sentinel_master_name,
+                    o.db,
+                    o.password.as_deref(),
+                    o.socket_timeout.unwrap_or(DEFAULT_TIMEOUT),
+                )?)
+            }
+            Self::Postgres(o) => Arc::new(PostgresCache::new(
+                &o.dsn,
+                o.max_connections.unwrap_or(16),
+                o.timeout,
+            )?),
+        }))
+    }
+
     /// Opens the cache: persistent backends behind the in-process tier, trusted for `grace`.
     pub fn open(&self, grace: Duration) -> Result<SharedCache, CacheError> {
         let tier = |size: Option<usize>| size.unwrap_or(DEFAULT_TIER_SIZE);

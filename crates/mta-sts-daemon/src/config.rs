@@ -113,6 +113,8 @@ pub struct Config {
     /// How much to log when the command line has no `-v` (our addition; default `info`). Applied
     /// again on each reload.
     pub log_level: Option<LogLevel>,
+    /// The control socket for `mta-sts-daemon ctl` (our addition; off unless `control.socket`).
+    pub control: Control,
 }
 
 impl Default for Config {
@@ -135,6 +137,29 @@ impl Default for Config {
             dns: Dns::default(),
             tls: Tls::default(),
             log_level: None,
+            control: Control::default(),
+        }
+    }
+}
+
+/// `control:` (our addition): the UNIX socket `mta-sts-daemon ctl` talks to (show, list, purge,
+/// refresh, stats). Off unless `socket` is set. Whoever can connect can purge and refresh
+/// domains: keep it to the daemon's user (mode 0600, the default) or root.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Control {
+    /// The socket path, e.g. `/run/mta-sts/control.sock`; its directory is created if missing.
+    pub socket: Option<PathBuf>,
+    /// The socket's permissions (default `0600`).
+    pub mode: SocketMode,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            socket: None,
+            mode: SocketMode(0o600),
         }
     }
 }
@@ -402,7 +427,10 @@ impl Config {
             .map(|(key, _)| {
                 format!("{key} applies only to DANE lookups, and no zone has dane.enabled: ignored")
             });
-        socket.chain(dane).collect()
+        let control = (self.control.socket.is_none()
+            && self.control.mode != Control::default().mode)
+            .then(|| "control.mode applies only with control.socket, ignored".to_owned());
+        socket.chain(dane).chain(control).collect()
     }
 
     /// The zone for a socketmap name: `zones.NAME`, else `default_zone` (SOCK-10).

@@ -14,6 +14,9 @@
 //! - [`Daemon`] and [`Listener`]: the socketmap server over TCP or a UNIX socket, with the cache the
 //!   configuration names (persistent ones behind the in-process tier), per-zone deadlines,
 //!   proactive policy fetching and a graceful shutdown;
+//! - the control socket (`control.socket`): [`Daemon::serve_control`] and the cache
+//!   administration it offers ([`Daemon::admin_show`], …), the client in [`ctl`], and the offline
+//!   [`export`] and [`import`] of persistent stores;
 //! - [`exit_status`]: which failures are configuration errors (78) and which are not (1).
 #![forbid(unsafe_code)]
 
@@ -23,11 +26,17 @@ pub use cache::{
     SharedCache, SqliteOptions,
 };
 pub use config::{
-    Config, ConfigError, DaneZone, Dns, InvalidValue, LogLevel, Proactive, RootsSetting,
+    Config, ConfigError, Control, DaneZone, Dns, InvalidValue, LogLevel, Proactive, RootsSetting,
     SocketMode, Tls, Zone,
+};
+pub use control::{
+    ControlRequest, ControlSocket, DaneReport, DomainReport, EntryReport, FailureReport,
+    MAX_DOMAINS, MAX_REQUEST, PROTOCOL_VERSION, PurgeReport, RefreshReport, StatsReport,
+    request_line,
 };
 pub use key::{Key, Skip, normalize_key};
 pub use listener::Listener;
+pub use migrate::{ImportReport, export, import};
 pub use server::{Daemon, DaemonClock, Reload, fetch_config};
 
 pub mod account;
@@ -35,8 +44,11 @@ mod answer;
 mod answer_log;
 mod cache;
 mod config;
+mod control;
+pub mod ctl;
 mod key;
 mod listener;
+mod migrate;
 mod server;
 
 /// `sysexits.h`'s `EX_CONFIG`: the configuration cannot be used.

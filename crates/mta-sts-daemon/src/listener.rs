@@ -54,6 +54,27 @@ impl Drop for UnixSocket {
     }
 }
 
+impl UnixSocket {
+    /// Binds `path` with `mode` as [`Listener::bind_for`] binds the socketmap socket, the file
+    /// (and a directory created for it) owned by `runs_as`: the control socket.
+    pub(crate) fn bind_owned(path: &Path, mode: u32, runs_as: Option<Uid>) -> anyhow::Result<Self> {
+        let ownership = Ownership {
+            owner: runs_as,
+            group: None,
+            runs_as,
+        };
+        bind_unix(path, Some(mode), ownership)
+    }
+
+    pub(crate) async fn accept(&self) -> std::io::Result<tokio::net::UnixStream> {
+        Ok(self.listener.accept().await?.0)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 pub(crate) enum Stream {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),

@@ -7,8 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
-use mta_sts_daemon::{Config, Daemon, EX_CONFIG, Listener, account, exit_status, fetch_config};
+use clap::{Parser, Subcommand, ValueEnum};
+use mta_sts_daemon::ctl::CtlCommand;
+use mta_sts_daemon::{
+    Config, ControlSocket, Daemon, EX_CONFIG, Listener, account, exit_status, fetch_config,
+};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -18,9 +21,11 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 #[command(
     name = "mta-sts-daemon",
     version,
-    after_help = "Postfix (main.cf):\n  smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix\n\nCheck it answers:\n  postmap -q example.com socketmap:inet:127.0.0.1:8461:postfix\n\nEXIT STATUS:\n  0   clean shutdown (SIGTERM, SIGINT)\n  2   invalid command line\n  78  the configuration cannot be used: the file is unreadable or invalid, or names a\n      CA file, cache store, user or group that cannot be used\n  1   any other failure (the socket cannot be bound, the runtime fails)"
+    after_help = "Postfix (main.cf):\n  smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix\n\nCheck it answers:\n  postmap -q example.com socketmap:inet:127.0.0.1:8461:postfix\n\nEXIT STATUS:\n  0   clean shutdown (SIGTERM, SIGINT)\n  2   invalid command line\n  78  the configuration cannot be used: the file is unreadable or invalid, or names a\n      CA file, cache store, user or group that cannot be used\n  1   any other failure (the socket cannot be bound, the runtime fails)\n\nCache administration (docs/operations.md):\n  mta-sts-daemon ctl show example.com      (needs control.socket in the configuration)\n  mta-sts-daemon export -c FILE cache.jsonl; mta-sts-daemon import -c OTHER cache.jsonl"
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
     /// How much to log [default: the configuration's log_level, or info]. Overrides log_level,
     /// also on reload.
     #[arg(short, long, value_enum)]
@@ -50,6 +55,178 @@ struct Args {
     /// `postmap -q example.com socketmap:inet:127.0.0.1:8462:postfix` (our addition).
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     port: Option<u16>,
+}
+
+/// Our additions; without one, the daemon runs.
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Administer a running daemon's cache through its control socket (control.socket).
+    #[command(after_help = CTL_HELP)]
+    Ctl(CtlArgs),
+    /// Write every entry of the configured persistent cache as JSON lines (the daemon may run).
+    #[command(after_help = MIGRATE_HELP)]
+    Export(MigrateArgs),
+    /// Store JSON lines written by export in the configured cache; an entry never replaces a
+    /// newer one.
+    #[command(after_help = MIGRATE_HELP)]
+    Import(MigrateArgs),
+}
+
+const CTL_HELP: &str = "EXIT STATUS:\n  0   done\n  1   the daemon refused the request, or a domain could not be refreshed or purged\n  2   invalid command line\n  69  no daemon at the socket (missing, or nothing listening)\n  76  the answer does not follow the protocol\n  77  permission denied (run as the daemon's user or root)\n  78  the configuration cannot be read, or sets no control.socket";
+const MIGRATE_HELP: &str = "FILE is - (the default) for standard output or input. Move a cache between backends:\n  mta-sts-daemon export -c old.yml cache.jsonl && mta-sts-daemon import -c new.yml cache.jsonl\n\nEXIT STATUS:\n  0   done\n  1   a line could not be imported (each is reported with its number; the others are\n      imported), or the store failed\n  78  the configuration cannot be used, or names the internal cache (nothing to export)";
+
+#[derive(Debug, clap::Args)]
+struct CtlArgs {
+    /// The daemon's configuration file, for its control.socket [default: /etc/mta-sts-daemon.yml]
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The control socket, instead of the configuration's control.socket.
+    #[arg(long, value_name = "PATH", conflicts_with = "config")]
+    socket: Option<PathBuf>,
+    /// JSON lines instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: CtlCommand,
+}
+
+#[derive(Debug, clap::Args)]
+struct MigrateArgs {
+    /// The configuration file naming the cache [default: /etc/mta-sts-daemon.yml]
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The JSON lines file; - is standard output (export) or input (import).
+    #[arg(default_value = "-")]
+    file: PathBuf,
+}
+
+/// The configuration a subcommand reads: `-c`, else the default file, which must exist.
+fn subcommand_config(explicit: Option<PathBuf>) -> Result<(Config, PathBuf), ExitCode> {
+    let path = explicit.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    match Config::load(&path) {
+        Ok((config, warnings)) => {
+            for warning in warnings {
+                eprintln!("mta-sts-daemon: {}: {warning}", path.display());
+            }
+            Ok((config, path))
+        }
+        Err(e) => {
+            eprintln!("mta-sts-daemon: {e}");
+            if !e.snippet().is_empty() {
+                eprintln!("{}", e.snippet().trim_end());
+            }
+            Err(ExitCode::from(EX_CONFIG))
+        }
+    }
+}
+
+fn ctl(args: CtlArgs, fallback_config: Option<PathBuf>) -> ExitCode {
+    let socket = match args.socket {
+        Some(socket) => socket,
+        None => {
+            let (config, path) = match subcommand_config(args.config.or(fallback_config)) {
+                Ok(found) => found,
+                Err(status) => return status,
+            };
+            match config.control.socket {
+                Some(socket) => socket,
+                None => {
+                    eprintln!(
+                        "mta-sts-daemon: {} sets no control.socket: the daemon must have control.socket set (mta-sts-daemon.yml(5)) for ctl to reach it; or name the socket with --socket",
+                        path.display()
+                    );
+                    return ExitCode::from(EX_CONFIG);
+                }
+            }
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match mta_sts_daemon::ctl::run(&socket, &args.command, args.json, &mut out) {
+        Ok(status) => ExitCode::from(status),
+        Err(e) => {
+            eprintln!("mta-sts-daemon ctl: {e}");
+            ExitCode::from(e.exit_status())
+        }
+    }
+}
+
+fn migrate(import: bool, args: MigrateArgs, fallback_config: Option<PathBuf>) -> ExitCode {
+    let (config, path) = match subcommand_config(args.config.or(fallback_config)) {
+        Ok(found) => found,
+        Err(status) => return status,
+    };
+    let fail = |message: String, status: u8| {
+        eprintln!("mta-sts-daemon: {message}");
+        ExitCode::from(status)
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(format!("cannot start the runtime: {e}"), 1),
+    };
+    let _entered = runtime.enter();
+    let store = match config.cache.open_store() {
+        Ok(Some(store)) => store,
+        Ok(None) => {
+            return fail(
+                format!(
+                    "{}: cache type internal keeps policies only in the daemon's memory: nothing to export or import offline (ctl list --json shows a running daemon's)",
+                    path.display()
+                ),
+                EX_CONFIG,
+            );
+        }
+        Err(e) => return fail(format!("{}: {e}", path.display()), EX_CONFIG),
+    };
+    let stdio = args.file.as_os_str() == "-";
+    if import {
+        let mut input: Box<dyn std::io::BufRead> = if stdio {
+            Box::new(std::io::stdin().lock())
+        } else {
+            match std::fs::File::open(&args.file) {
+                Ok(file) => Box::new(std::io::BufReader::new(file)),
+                Err(e) => return fail(format!("{}: {e}", args.file.display()), 1),
+            }
+        };
+        match runtime.block_on(mta_sts_daemon::import(&*store, &mut *input)) {
+            Ok(report) => {
+                for (line, why) in &report.bad {
+                    eprintln!("mta-sts-daemon: line {line}: {why}");
+                }
+                eprintln!(
+                    "mta-sts-daemon: imported {} entries into the {} cache; {} bad lines",
+                    report.imported,
+                    config.cache.kind(),
+                    report.bad.len()
+                );
+                ExitCode::from(u8::from(!report.bad.is_empty()))
+            }
+            Err(e) => fail(format!("{e:#}"), 1),
+        }
+    } else {
+        let mut output: Box<dyn std::io::Write> = if stdio {
+            Box::new(std::io::stdout().lock())
+        } else {
+            match std::fs::File::create(&args.file) {
+                Ok(file) => Box::new(std::io::BufWriter::new(file)),
+                Err(e) => return fail(format!("{}: {e}", args.file.display()), 1),
+            }
+        };
+        match runtime.block_on(mta_sts_daemon::export(&*store, &mut *output)) {
+            Ok((written, skipped)) => {
+                eprintln!(
+                    "mta-sts-daemon: exported {written} entries from the {} cache{}",
+                    config.cache.kind(),
+                    if skipped > 0 {
+                        format!("; {skipped} unreadable entries skipped")
+                    } else {
+                        String::new()
+                    }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("{e:#}"), 1),
+        }
+    }
 }
 
 /// The configuration file postfix-mta-sts-resolver reads too.
@@ -173,7 +350,13 @@ impl LogLevels {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    match args.command.take() {
+        Some(Sub::Ctl(ctl_args)) => return ctl(ctl_args, args.config),
+        Some(Sub::Export(migrate_args)) => return migrate(false, migrate_args, args.config),
+        Some(Sub::Import(migrate_args)) => return migrate(true, migrate_args, args.config),
+        None => {}
+    }
     let command_line = args.verbosity.map(Verbosity::level);
     let level = command_line.unwrap_or(tracing::Level::INFO);
     let (filter, filter_handle) = tracing_subscriber::reload::Layer::new(log_filter(level));
@@ -535,6 +718,13 @@ async fn run(mut config: Config, args: RunArgs, reloader: Reloader) -> anyhow::R
     }
     let runs_as = identity.user.as_ref().map(|u| u.uid);
     let listener = Listener::bind_for(&config, runs_as).await?;
+    // Bound before privileges are dropped (its directory may be root's), given to the final user.
+    let control = config
+        .control
+        .socket
+        .as_deref()
+        .map(|path| ControlSocket::bind(path, config.control.mode.0, runs_as))
+        .transpose()?;
     let pidfile = args
         .pidfile
         .map(|path| PidFile::write(path, &identity))
@@ -560,6 +750,7 @@ async fn run(mut config: Config, args: RunArgs, reloader: Reloader) -> anyhow::R
     ]);
     tokio::spawn(reloader.on_hangup(signals.hup, daemon.clone(), status));
     let (mut term, mut int) = (signals.term, signals.int);
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         tokio::select! {
             _ = term.recv() => {}
@@ -567,8 +758,24 @@ async fn run(mut config: Config, args: RunArgs, reloader: Reloader) -> anyhow::R
         }
         tracing::info!("shutting down");
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+        let _ = stopping.send(true);
     };
+    let control = control.map(|socket| {
+        tracing::info!(path = %socket.path().display(), "control socket listening");
+        let daemon = daemon.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            // Returns at shutdown and drops the socket, which removes its file.
+            daemon.serve_control(socket, stop).await;
+        })
+    });
     daemon.serve(listener, shutdown).await?;
+    if let Some(task) = control {
+        let _ = task.await;
+    }
     drop(pidfile);
     Ok(())
 }

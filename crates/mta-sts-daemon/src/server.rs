@@ -27,6 +27,7 @@ use tokio_util::codec::Framed;
 use crate::answer::{Memoized, ReplyMemo, dane_answer};
 use crate::answer_log::AnswerLog;
 use crate::cache::SharedCache;
+use crate::control::Activity;
 use crate::listener::Stream;
 use crate::{Config, Key, Listener, RootsSetting, Zone, ZoneRules, normalize_key};
 
@@ -41,7 +42,7 @@ const DANE_CACHE: usize = 65_536;
 
 /// The clock the daemon judges policy lifetimes by: the system's, or one a test drives.
 pub type DaemonClock = Arc<dyn Clock>;
-type DaemonResolver = Resolver<DnsClient, PolicyClient, SharedCache, DaemonClock>;
+pub(crate) type DaemonResolver = Resolver<DnsClient, PolicyClient, SharedCache, DaemonClock>;
 
 /// A configured daemon: the resolver with its cache, and the answer rules.
 ///
@@ -57,6 +58,7 @@ pub struct Daemon {
     clock: DaemonClock,
     /// Bumped by each reload, so background work (proactive fetching) re-reads its settings.
     reloads: Arc<watch::Sender<u64>>,
+    activity: Arc<Activity>,
 }
 
 /// The configuration in force and what is built from it.
@@ -186,7 +188,8 @@ fn keep_restart_only(new: &mut Config, old: &Config) -> Vec<String> {
         group,
         reuse_port,
         max_connections,
-        cache_grace
+        cache_grace,
+        control
     );
     if new.cache != old.cache {
         kept.push(format!(
@@ -261,6 +264,7 @@ impl Daemon {
             answers: Arc::new(AnswerLog::new()),
             clock,
             reloads: Arc::new(watch::channel(0).0),
+            activity: Arc::new(Activity::new()),
         })
     }
 
@@ -277,8 +281,8 @@ impl Daemon {
 
     /// Puts `config` in force for the lookups that start from now on, without closing any
     /// connection: zones, timeouts, DNS and TLS settings, DANE and proactive fetching. What only a
-    /// restart can change (the listening socket, `max_connections`, the cache store and
-    /// `cache_grace`) keeps its running value and is listed in [`Reload::needs_restart`]. The DNS,
+    /// restart can change (the listening socket, `max_connections`, the cache store,
+    /// `cache_grace` and the control socket) keeps its running value and is listed in [`Reload::needs_restart`]. The DNS,
     /// HTTPS and DANE clients are rebuilt only when their settings changed, so the resolver's
     /// state survives a reload that does not touch them. On error (a CA file or trust anchor that
     /// cannot be read), the running configuration stays in force.
@@ -300,6 +304,31 @@ impl Daemon {
             applied,
             needs_restart,
         })
+    }
+
+    // Accessors for the control socket's operations (control.rs).
+    pub(crate) fn resolver(&self) -> DaemonResolver {
+        self.live.load().resolver.clone()
+    }
+
+    pub(crate) fn reply_memo(&self) -> &ReplyMemo {
+        &self.replies
+    }
+
+    pub(crate) fn answer_log(&self) -> &AnswerLog {
+        &self.answers
+    }
+
+    pub(crate) fn dane_client(&self) -> Option<DaneClient> {
+        self.live.load().dane.clone()
+    }
+
+    pub(crate) fn daemon_clock(&self) -> &DaemonClock {
+        &self.clock
+    }
+
+    pub(crate) fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 
     /// The answer to one request (PFX-1 keys, zones by map name, the zone's deadline).
@@ -592,12 +621,13 @@ impl Daemon {
             while connections.try_join_next().is_some() {}
             let daemon = self.clone();
             let stop = stop_rx.clone();
+            let open = self.activity.connection();
             connections.spawn(async move {
                 match stream {
                     Stream::Tcp(s) => daemon.connection(s, stop).await,
                     Stream::Unix(s) => daemon.connection(s, stop).await,
                 }
-                drop(permit);
+                drop((permit, open));
             });
         }
         proactive.abort();

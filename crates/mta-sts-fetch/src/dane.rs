@@ -271,6 +271,17 @@ impl DaneClient {
             .map(|c| (c.state, c.expires))
     }
 
+    /// Drops the cached state of `domain`, so the next [`state`](Self::state) looks it up again
+    /// (an operator purging the domain). A lookup already running still stores its result.
+    pub fn forget(&self, domain: &str) {
+        self.cache.remove(domain);
+    }
+
+    /// Drops every cached state.
+    pub fn forget_all(&self) {
+        self.cache.clear();
+    }
+
     /// The DANE state of `domain`, from the cache while its TTL lasts; otherwise looked up, with
     /// concurrent callers for the same domain waiting for one lookup. A failure is remembered
     /// for a few seconds.

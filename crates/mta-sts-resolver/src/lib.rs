@@ -75,7 +75,7 @@
 #![forbid(unsafe_code)]
 
 pub use outcome::{CacheReason, Failure, NoPolicy, NoRecord, Outcome, ResultType, Stage};
-pub use resolver::{Lookup, Refresh, Resolver, ResolverConfig};
+pub use resolver::{Lookup, Refresh, Remembered, Resolver, ResolverConfig};
 pub use traits::{Clock, FetchFailure, ManualClock, PolicyFetch, TxtAnswer, TxtLookup};
 
 mod memo;

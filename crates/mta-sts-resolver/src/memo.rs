@@ -38,6 +38,35 @@ impl<K: Hash + Eq, V> Expiring<K, V> {
             .map(|(_, v)| v)
     }
 
+    /// The value for `key` and its deadline, if the deadline is still ahead of `now`.
+    pub(crate) fn get_with_deadline<Q: Hash + Eq + ?Sized>(
+        &self,
+        key: &Q,
+        now: SystemTime,
+    ) -> Option<(SystemTime, &V)>
+    where
+        K: Borrow<Q>,
+    {
+        self.entries
+            .get(key)
+            .filter(|(deadline, _)| now < *deadline)
+            .map(|(deadline, v)| (*deadline, v))
+    }
+
+    /// Calls `visit` with every entry whose deadline is still ahead of `now`.
+    pub(crate) fn for_each_live(&self, now: SystemTime, mut visit: impl FnMut(&K, SystemTime, &V)) {
+        for (key, (deadline, value)) in &self.entries {
+            if now < *deadline {
+                visit(key, *deadline, value);
+            }
+        }
+    }
+
+    /// Removes every entry whose key `forget` says to.
+    pub(crate) fn remove_where(&mut self, mut forget: impl FnMut(&K) -> bool) {
+        self.entries.retain(|key, _| !forget(key));
+    }
+
     pub(crate) fn insert(&mut self, key: K, deadline: SystemTime, value: V, now: SystemTime) {
         if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
             self.entries.retain(|_, (d, _)| now < *d);
@@ -87,6 +116,22 @@ impl Memo {
             refreshed: Expiring::new(capacity),
             capacity,
         }
+    }
+
+    /// Forgets everything remembered about `domain` (see `Resolver::forget`).
+    pub(crate) fn forget(&mut self, domain: &Domain) {
+        self.checked.remove(domain);
+        self.no_policy.remove(domain);
+        self.failed.remove(domain);
+        self.refreshed.remove(domain);
+        self.failures.remove_where(|(d, _)| d == domain);
+    }
+
+    /// Forgets every domain (see `Resolver::forget_all`); running refreshes stay marked.
+    pub(crate) fn forget_all(&mut self) {
+        let refreshing = std::mem::take(&mut self.refreshing);
+        *self = Self::new(self.capacity);
+        self.refreshing = refreshing;
     }
 
     /// Marks a refresh of `domain` as running until `until`; false if one is running, one started

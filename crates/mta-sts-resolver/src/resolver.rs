@@ -160,6 +160,27 @@ impl Lookup {
     }
 }
 
+/// What a resolver remembers about a domain besides its cache entry: its short-lived bookkeeping,
+/// for an operator's view of one domain ([`Resolver::remembered`]). Every time is a deadline on
+/// the resolver's clock; lapsed entries are left out.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Remembered {
+    /// When a check (TXT id unchanged, or a fetch) last confirmed the cached policy, if that was
+    /// less than `grace` ago: until `last_checked + grace` no DNS query is made.
+    pub last_checked: Option<SystemTime>,
+    /// Until when "no `_mta-sts` record" is answered without a DNS query (`negative_ttl`).
+    pub no_policy_until: Option<SystemTime>,
+    /// The last discovery failure, answered without a DNS query until the time given
+    /// (`failure_recheck`).
+    pub failed: Option<(Failure, SystemTime)>,
+    /// Policy fetches in their FETCH-9 backoff: the TXT id, why the fetch failed, and until when
+    /// no fetch is made for that id.
+    pub fetch_backoff: Vec<(PolicyId, Failure, SystemTime)>,
+    /// Whether a background refresh of the policy is running.
+    pub refreshing: bool,
+}
+
 /// A pending HTTPS re-fetch of a cached policy that has lived more than half its `max_age`, so that
 /// busy domains never lapse (refresh-ahead, RFC 8461 §10.2, CACHE-4).
 #[must_use = "dropping a refresh skips it: spawn `run()` on your runtime"]
@@ -295,6 +316,50 @@ where
     /// the lifetime of a policy extends only on a successful fetch (A-10). For proactive refresh.
     pub async fn refresh(&self, domain: &Domain) -> Outcome {
         self.inner.discover(domain, true).await
+    }
+
+    /// Forgets what this resolver remembers about `domain` outside the cache: its last check, "no
+    /// record", a remembered failure, FETCH-9 backoffs of its fetches and the refresh-ahead pause,
+    /// so that its next [`lookup`](Self::lookup) reads DNS again (after an operator removed its
+    /// cache entry, say). A discovery or refresh already running is not stopped and may still
+    /// store what it finds.
+    pub fn forget(&self, domain: &Domain) {
+        self.inner.memo().forget(domain);
+    }
+
+    /// [`forget`](Self::forget) for every domain at once.
+    pub fn forget_all(&self) {
+        self.inner.memo().forget_all();
+    }
+
+    /// What this resolver remembers about `domain` outside the cache, at the clock's `now`.
+    pub fn remembered(&self, domain: &Domain) -> Remembered {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let grace = inner.config.grace;
+        let memo = inner.memo();
+        let mut fetch_backoff = Vec::new();
+        memo.failures.for_each_live(now, |(d, id), until, failure| {
+            if d == domain {
+                fetch_backoff.push((id.clone(), failure.clone(), until));
+            }
+        });
+        Remembered {
+            last_checked: memo
+                .checked
+                .get_with_deadline(domain, now)
+                .map(|(until, ())| until.checked_sub(grace).unwrap_or(until)),
+            no_policy_until: memo
+                .no_policy
+                .get_with_deadline(domain, now)
+                .map(|(until, ())| until),
+            failed: memo
+                .failed
+                .get_with_deadline(domain, now)
+                .map(|(until, failure)| (failure.clone(), until)),
+            fetch_backoff,
+            refreshing: memo.refreshing.contains(domain),
+        }
     }
 
     async fn discover_shared(&self, domain: &Domain) -> Outcome {

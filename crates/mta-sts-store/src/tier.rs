@@ -191,16 +191,22 @@ impl<B: CacheAdmin + 'static> PolicyCache for TieredCache<B> {
                 return Ok(Some(Arc::clone(entry)));
             }
             let queued = lock(&inner.pending).get(domain).cloned();
-            let local = newest(front.map(|(_, e)| e), queued);
+            let local = newest(front.map(|(_, e)| e), queued.clone());
             if inner.is_down() {
                 return Ok(local);
             }
             match inner.back.get(domain).await {
                 Ok(found) => {
                     self.inner.succeeded();
-                    let best = newest(found, local);
-                    if let Some(entry) = &best {
-                        inner.remember(domain, Arc::clone(entry));
+                    // Every stored write reached the backend, so what it answers is the truth
+                    // but for writes still queued: an entry only the front knows was removed
+                    // from the store (purged, perhaps through another daemon) and goes here too.
+                    let best = newest(found, queued);
+                    match &best {
+                        Some(entry) => inner.remember(domain, Arc::clone(entry)),
+                        None => {
+                            inner.front.remove(domain);
+                        }
                     }
                     Ok(best)
                 }
@@ -263,5 +269,9 @@ impl<B: CacheAdmin + 'static> CacheAdmin for TieredCache<B> {
 
     fn set_last_refresh(&self, at: SystemTime) -> BoxFuture<'_, Result<(), CacheError>> {
         self.inner.back.set_last_refresh(at)
+    }
+
+    fn queued_writes(&self) -> Option<usize> {
+        Some(self.pending_writes())
     }
 }

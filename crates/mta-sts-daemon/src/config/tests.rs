@@ -324,3 +324,26 @@ fn dns_trust_ad_is_off_by_default_and_excludes_trust_anchor() {
     let message = error("dns:\n  trust_ad: sometimes\n");
     assert!(message.contains("dns.trust_ad"), "{message}");
 }
+
+#[test]
+fn control_socket_is_off_by_default_and_mode_0600() {
+    let (config, warnings) = parse("port: 8461\n").unwrap();
+    assert_eq!(config.control.socket, None);
+    assert!(warnings.is_empty());
+    let (config, warnings) = parse("control:\n  socket: /run/mta-sts/control.sock\n").unwrap();
+    assert_eq!(
+        config.control.socket.as_deref(),
+        Some(Path::new("/run/mta-sts/control.sock"))
+    );
+    assert_eq!(config.control.mode, SocketMode(0o600));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (config, _) = parse("control:\n  socket: /tmp/c.sock\n  mode: 0660\n").unwrap();
+    assert_eq!(config.control.mode, SocketMode(0o660));
+    let (_, warnings) = parse("control:\n  mode: 0660\n").unwrap();
+    assert_eq!(
+        warnings,
+        ["control.mode applies only with control.socket, ignored"]
+    );
+    let (_, warnings) = parse("control:\n  sockett: /x\n").unwrap();
+    assert_eq!(warnings, ["unknown key control.sockett ignored"]);
+}

@@ -263,3 +263,39 @@ async fn dane_2_postmap_reads_dane_only() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "dane-only");
     daemon.shutdown().await;
 }
+
+/// The control socket with DANE on: `show` reports the cached DANE state, `purge` drops it and
+/// `refresh` looks it up afresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctl_shows_purges_and_refreshes_the_dane_state() {
+    use crate::control::{ctl, fresh_socket, purge, refresh, show};
+    let kit = Kit::start().await;
+    let dns = signed().start().await.unwrap();
+    let socket = fresh_socket("dane-control.sock");
+    let yaml = format!("{DANE_ON}control:\n  socket: {}\n", socket.display());
+    let daemon = start(&kit, &dns, &yaml).await;
+    let addr = daemon.addr.unwrap();
+    assert_eq!(query(addr, "postfix", "dane.example").await, "OK dane");
+    let (_, text) = ctl(&socket, show("dane.example"), false).await;
+    assert!(
+        text.contains("DANE:          dane: some MX hosts publish TLSA (")
+            && text.contains(" s more)"),
+        "{text}"
+    );
+    let (status, _) = ctl(&socket, purge(&["dane.example"]), false).await;
+    assert_eq!(status, 0);
+    let (_, text) = ctl(&socket, show("dane.example"), false).await;
+    assert!(text.contains("DANE:          not looked up"), "{text}");
+    let (status, text) = ctl(&socket, refresh("dane.example"), false).await;
+    assert_eq!(status, 0, "{text}");
+    assert!(
+        text.contains("DANE:          dane: some MX hosts publish TLSA"),
+        "{text}"
+    );
+    let (_, text) = ctl(&socket, show("dane.example"), false).await;
+    assert!(
+        text.contains("DANE:          dane: some MX hosts"),
+        "{text}"
+    );
+    daemon.shutdown().await;
+}

@@ -25,6 +25,10 @@ mod dane;
 mod postfix;
 // A new configuration put in force while connections stay open.
 mod reload;
+// Cache administration: the control socket and `ctl`, against every kind of backend.
+mod control;
+// Offline export and import between backends.
+mod migrate;
 
 /// Wall-clock time that follows tokio's clock. On a paused runtime (`start_paused = true`) it moves
 /// only as the test's sleeps and the runtime's idle auto-advance move it, so policy lifetimes,
@@ -103,15 +107,35 @@ impl Kit {
 /// Serves `daemon` (a clone shares its state) on `listener`; dropping the handle shuts it down.
 pub(crate) fn serve(daemon: Daemon, listener: Listener) -> Running {
     {
+        // The control socket too, when the configuration names one.
+        let config = daemon.config();
+        let control = config.control.socket.as_deref().map(|path| {
+            mta_sts_daemon::ControlSocket::bind(path, config.control.mode.0, None).unwrap()
+        });
         let addr = listener.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
+            let (stopping, control_stopped) = tokio::sync::watch::channel(false);
+            let control = control.map(|socket| {
+                let daemon = daemon.clone();
+                let mut control_stopped = control_stopped.clone();
+                tokio::spawn(async move {
+                    let stop = async move {
+                        let _ = control_stopped.wait_for(|stop| *stop).await;
+                    };
+                    daemon.serve_control(socket, stop).await;
+                })
+            });
             daemon
                 .serve(listener, async {
                     let _ = stopped.await;
                 })
                 .await
                 .unwrap();
+            let _ = stopping.send(true);
+            if let Some(control) = control {
+                control.await.unwrap();
+            }
         });
         Running {
             addr,

@@ -216,3 +216,88 @@ async fn txt_1_queries_the_policy_domain_itself() {
     assert_eq!(w.https.fetches("mail.example.com"), 1);
     assert_eq!(w.https.fetches("example.com"), 0);
 }
+
+/// `forget` (and `forget_all`) drops the bookkeeping outside the cache: a remembered failure, its FETCH-9 backoff,
+/// "no record" and the grace check, so the next lookup reads DNS (and fetches) at once.
+#[tokio::test]
+async fn forget_clears_failures_backoff_negative_and_grace() {
+    use mta_sts_cache::CacheAdmin;
+    let w = World::new();
+    let domain = d("example.com");
+    // A failing fetch: remembered as a failure and in FETCH-9 backoff.
+    w.dns.set_id("example.com", "a1");
+    w.https.serve("example.com", Body::Status(500));
+    assert!(matches!(
+        w.resolver.lookup(&domain).await.outcome(),
+        Outcome::Failure(_)
+    ));
+    let remembered = w.resolver.remembered(&domain);
+    let (failure, _) = remembered.failed.expect("the failure is remembered");
+    assert_eq!(failure.stage(), Stage::Https);
+    assert_eq!(remembered.fetch_backoff.len(), 1);
+    assert_eq!(remembered.fetch_backoff[0].0.as_str(), "a1");
+    // The policy host is fixed; without forget, the failure would be answered for 30 s more.
+    w.https
+        .serve("example.com", Body::Policy(ENFORCE.to_owned()));
+    assert!(matches!(
+        w.resolver.lookup(&domain).await.outcome(),
+        Outcome::Failure(_)
+    ));
+    assert_eq!(w.https.fetches("example.com"), 1);
+    w.resolver.forget(&domain);
+    let forgotten = w.resolver.remembered(&domain);
+    assert!(forgotten.failed.is_none() && forgotten.fetch_backoff.is_empty());
+    assert!(matches!(
+        w.resolver.lookup(&domain).await.outcome(),
+        Outcome::Fetched(_)
+    ));
+    assert_eq!(w.https.fetches("example.com"), 2);
+    // The fetch marked the domain checked: within grace, no DNS query...
+    assert_eq!(
+        w.resolver.remembered(&domain).last_checked,
+        Some(mta_sts_resolver::Clock::now(&*w.clock))
+    );
+    let queries = w.dns.queries();
+    let _ = w.resolver.lookup(&domain).await;
+    assert_eq!(w.dns.queries(), queries);
+    // ...until forgotten (with the cache entry, as a purge does): then DNS is read and the policy
+    // fetched again.
+    w.cache.remove(&domain).await.unwrap();
+    w.resolver.forget(&domain);
+    assert!(w.resolver.remembered(&domain).last_checked.is_none());
+    assert!(matches!(
+        w.resolver.lookup(&domain).await.outcome(),
+        Outcome::Fetched(_)
+    ));
+    assert_eq!(w.dns.queries(), queries + 1);
+    // "No record" is remembered for negative_ttl, and forgotten on demand.
+    w.dns
+        .set("gone.example", Txt::Answer(TxtAnswer::NoSuchName));
+    let gone = d("gone.example");
+    let _ = w.resolver.lookup(&gone).await;
+    assert!(w.resolver.remembered(&gone).no_policy_until.is_some());
+    w.publish("gone.example", "g1", ENFORCE);
+    assert!(matches!(
+        w.resolver.lookup(&gone).await.outcome(),
+        Outcome::NoPolicy(NoPolicy::Remembered)
+    ));
+    w.resolver.forget(&gone);
+    assert!(matches!(
+        w.resolver.lookup(&gone).await.outcome(),
+        Outcome::Fetched(_)
+    ));
+    // forget_all: every domain at once.
+    w.dns
+        .set("none1.example", Txt::Answer(TxtAnswer::NoSuchName));
+    w.dns
+        .set("none2.example", Txt::Answer(TxtAnswer::NoSuchName));
+    for name in ["none1.example", "none2.example"] {
+        let _ = w.resolver.lookup(&d(name)).await;
+        assert!(w.resolver.remembered(&d(name)).no_policy_until.is_some());
+    }
+    w.resolver.forget_all();
+    for name in ["none1.example", "none2.example", "gone.example"] {
+        let remembered = w.resolver.remembered(&d(name));
+        assert!(remembered.no_policy_until.is_none() && remembered.last_checked.is_none());
+    }
+}

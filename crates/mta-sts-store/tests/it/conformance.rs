@@ -195,3 +195,36 @@ async fn tiered_sqlite_backend() {
     );
     concurrent_writers(Arc::new(tier)).await;
 }
+
+/// An entry removed from the store by another process (a purge through another daemon) leaves a
+/// tier once its copy is older than `grace`: the backend's "nothing" is the truth, not the
+/// tier's old copy. Within `grace` the copy is still answered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removal_by_another_writer_reaches_the_tier_after_grace() {
+    let path = temp_db("tier-removal");
+    let grace = Duration::from_millis(200);
+    let ours = TieredCache::new(SqliteCache::open(&path).unwrap(), grace, 100);
+    let theirs = SqliteCache::open(&path).unwrap();
+    ours.put(&d("example.com"), entry("a1", 1000, "mx.example.com"))
+        .await
+        .unwrap();
+    ours.put(&d("kept.example"), entry("k1", 1000, "mx.example.com"))
+        .await
+        .unwrap();
+    theirs.remove(&d("example.com")).await.unwrap();
+    let gone = mta_sts_testkit::eventually(Duration::from_secs(10), || async {
+        ours.get(&d("example.com"))
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "the tier kept an entry the store no longer has"
+    );
+    // Still gone on the next read, and the other entry is untouched.
+    assert!(ours.get(&d("example.com")).await.unwrap().is_none());
+    assert!(ours.get(&d("kept.example")).await.unwrap().is_some());
+}
