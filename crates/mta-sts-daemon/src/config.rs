@@ -110,6 +110,8 @@ pub struct Config {
     pub dns: Dns,
     /// TLS trust for policy hosts (our addition).
     pub tls: Tls,
+    /// The Prometheus metrics and health endpoint (our addition, off by default).
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -131,6 +133,7 @@ impl Default for Config {
             zones: BTreeMap::new(),
             dns: Dns::default(),
             tls: Tls::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -284,6 +287,16 @@ impl TryFrom<DnsKeys> for Dns {
             trust_ad: keys.trust_ad,
         })
     }
+}
+
+/// `metrics:` (our addition): where `GET /metrics` (Prometheus text) and `GET /healthz` are
+/// served over HTTP/1.1. Off unless `listen` is given.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct MetricsConfig {
+    /// `IP:PORT`, e.g. `127.0.0.1:9461`; none (the default) serves nothing.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `tls:` (our addition).

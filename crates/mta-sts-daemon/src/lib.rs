@@ -14,6 +14,8 @@
 //! - [`Daemon`] and [`Listener`]: the socketmap server over TCP or a UNIX socket, with the cache the
 //!   configuration names (persistent ones behind the in-process tier), per-zone deadlines,
 //!   proactive policy fetching and a graceful shutdown;
+//! - [`Metrics`] and [`Endpoint`]: what the daemon counts, served as Prometheus text on
+//!   `GET /metrics` with `GET /healthz` beside it (`metrics.listen`);
 //! - [`exit_status`]: which failures are configuration errors (78) and which are not (1).
 #![forbid(unsafe_code)]
 
@@ -23,11 +25,13 @@ pub use cache::{
     SharedCache, SqliteOptions,
 };
 pub use config::{
-    Config, ConfigError, DaneZone, Dns, InvalidValue, Proactive, RootsSetting, SocketMode, Tls,
-    Zone,
+    Config, ConfigError, DaneZone, Dns, InvalidValue, MetricsConfig, Proactive, RootsSetting,
+    SocketMode, Tls, Zone,
 };
+pub use endpoint::{Endpoint, MetricsListener};
 pub use key::{Key, Skip, normalize_key};
 pub use listener::Listener;
+pub use metrics::{Metrics, ZoneMetrics};
 pub use server::{Daemon, DaemonClock, fetch_config};
 
 pub mod account;
@@ -35,8 +39,10 @@ mod answer;
 mod answer_log;
 mod cache;
 mod config;
+mod endpoint;
 mod key;
 mod listener;
+mod metrics;
 mod server;
 
 /// `sysexits.h`'s `EX_CONFIG`: the configuration cannot be used.

@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use mta_sts_daemon::{Config, Daemon, EX_CONFIG, Listener, account, exit_status, fetch_config};
+use mta_sts_daemon::{
+    Config, Daemon, EX_CONFIG, Endpoint, Listener, MetricsListener, account, exit_status,
+    fetch_config,
+};
 
 /// MTA-STS policy server for Postfix's smtp_tls_policy_maps (socketmap), compatible with
 /// postfix-mta-sts-resolver's configuration and cache.
@@ -404,6 +407,11 @@ async fn run(
     }
     let runs_as = identity.user.as_ref().map(|u| u.uid);
     let listener = Listener::bind_for(&config, runs_as).await?;
+    // Bound before privileges are dropped, like the socketmap listener.
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => Some(MetricsListener::bind(addr).await?),
+        None => None,
+    };
     let pidfile = args
         .pidfile
         .map(|path| PidFile::write(path, &identity))
@@ -423,6 +431,12 @@ async fn run(
             format!("listening on {}", path.display())
         }
     };
+    if let Some(metrics_listener) = metrics_listener {
+        let addr = metrics_listener.local_addr()?;
+        tracing::info!(%addr, "serving GET /metrics and GET /healthz (metrics.listen)");
+        let endpoint = Endpoint::new(Arc::clone(daemon.metrics()), &listener);
+        tokio::spawn(endpoint.serve(metrics_listener));
+    }
     let _ = sd_notify::notify(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&status),

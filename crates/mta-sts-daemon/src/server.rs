@@ -27,6 +27,7 @@ use crate::answer::{Memoized, ReplyMemo, dane_answer};
 use crate::answer_log::AnswerLog;
 use crate::cache::SharedCache;
 use crate::listener::Stream;
+use crate::metrics::{CountedFetch, DaneDecision, Metrics, RefreshKind, ZoneMetrics};
 use crate::{Config, Key, Listener, RootsSetting, Zone, ZoneRules, normalize_key};
 
 /// How long the cache may take to answer once a lookup's deadline has passed.
@@ -40,7 +41,7 @@ const DANE_CACHE: usize = 65_536;
 
 /// The clock the daemon judges policy lifetimes by: the system's, or one a test drives.
 pub type DaemonClock = Arc<dyn Clock>;
-type DaemonResolver = Resolver<DnsClient, PolicyClient, SharedCache, DaemonClock>;
+type DaemonResolver = Resolver<DnsClient, CountedFetch<PolicyClient>, SharedCache, DaemonClock>;
 
 /// A configured daemon: the resolver with its cache, and the answer rules.
 #[derive(Clone)]
@@ -51,6 +52,9 @@ pub struct Daemon {
     answers: Arc<AnswerLog>,
     clock: DaemonClock,
     dane: Option<DaneClient>,
+    metrics: Arc<Metrics>,
+    /// The lookup counters of `config`'s zones: swapped with it.
+    zone_metrics: Arc<ZoneMetrics>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -92,7 +96,9 @@ impl Daemon {
         clock: DaemonClock,
     ) -> anyhow::Result<Self> {
         let (dns, https) = clients(fetch)?;
-        let cache = config.cache.open(config.cache_grace)?;
+        let (cache, cache_view) = config.cache.open_observed(config.cache_grace)?;
+        let metrics = Arc::new(Metrics::new(cache_view));
+        let https = metrics.counted_fetch(https);
         let resolver_config = ResolverConfig::default().with_grace(config.cache_grace);
         let resolver = Resolver::new(dns, https, cache, Arc::clone(&clock), resolver_config);
         let dane = if config.dane_enabled() {
@@ -117,6 +123,8 @@ impl Daemon {
             None
         };
         Ok(Self {
+            zone_metrics: metrics.zones(&config),
+            metrics,
             config: Arc::new(config),
             resolver,
             replies: Arc::new(ReplyMemo::new(REPLY_MEMO)),
@@ -126,8 +134,25 @@ impl Daemon {
         })
     }
 
-    /// The answer to one request (PFX-1 keys, zones by map name, the zone's deadline).
+    /// What this daemon counts (served on `metrics.listen`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The answer to one request (PFX-1 keys, zones by map name, the zone's deadline), counted.
     pub async fn lookup(&self, request: &Request) -> Reply {
+        // `/healthz` asks the listener under its own map name: not a lookup to count.
+        if request.name() == crate::endpoint::HEALTH_MAP {
+            return self.answer(request).await;
+        }
+        let started = std::time::Instant::now();
+        let reply = self.answer(request).await;
+        let zone = self.zone_metrics.get(request.name());
+        self.metrics.note_lookup(zone, &reply, started.elapsed());
+        reply
+    }
+
+    async fn answer(&self, request: &Request) -> Reply {
         let zone = self.config.zone(request.name());
         let domain = match normalize_key(request.key()) {
             Key::Domain(domain) => domain,
@@ -154,9 +179,14 @@ impl Daemon {
     ) -> Reply {
         // The common warm case, a domain without DANE: one memo read answers for DANE and policy.
         if let Some(hit) = self.replies.without_dane(domain, Instant::now()) {
+            self.metrics.note_dane(DaneDecision::NoDane);
             return self.mta_sts(domain, zone, rules, Some(&hit)).await;
         }
         if let Some((state, until)) = dane.cached_until(domain.as_str()) {
+            self.metrics.note_dane(match &state {
+                Ok(state) => state.verdict().into(),
+                Err(_) => DaneDecision::Temp,
+            });
             return match dane_answer(domain, state.as_deref().map_err(|e| &**e)) {
                 Some(reply) => reply,
                 None => {
@@ -180,14 +210,17 @@ impl Daemon {
         };
         let reply = match state {
             Ok(Ok(state)) => {
+                self.metrics.note_dane(state.verdict().into());
                 tracing::info!(%domain, dane = %state, "DANE state");
                 dane_answer(domain, Ok(&state))
             }
             Ok(Err(error)) => {
+                self.metrics.note_dane(DaneDecision::Temp);
                 tracing::warn!(%domain, %error, "DANE lookup failed: TEMP, never a fall back to MTA-STS");
                 dane_answer(domain, Err(&error))
             }
             Err(_) => {
+                self.metrics.note_dane(DaneDecision::Temp);
                 tracing::warn!(%domain, "DANE lookup exceeded the zone timeout of {:.1} s: TEMP", zone.timeout.as_secs_f64());
                 Some(Reply::Temp(format!(
                     "DANE state of {domain} unknown: no answer within the zone timeout of {:.1} s",
@@ -220,7 +253,7 @@ impl Daemon {
             return self.past_deadline(domain, zone.timeout, rules).await;
         };
         if let Some(refresh) = lookup.take_refresh() {
-            tokio::spawn(refresh.run());
+            tokio::spawn(self.metrics.counted_refresh(refresh));
         }
         let outcome = lookup.outcome();
         let reply = self.replies.answer_from(memo, domain, outcome, rules);
@@ -319,10 +352,12 @@ impl Daemon {
                     break;
                 };
                 let resolver = self.resolver.clone();
+                let metrics = Arc::clone(&self.metrics);
                 tasks.spawn(async move {
                     let outcome = resolver.refresh(&domain).await;
                     drop(permit);
                     let ok = matches!(outcome, Outcome::Fetched(_));
+                    metrics.note_refresh(RefreshKind::Proactive, ok);
                     let alert = outcome.failure().filter(|_| !ok && outcome.should_alert());
                     if let Some(f) = alert {
                         tracing::warn!(%domain, failure = %f, "proactive refresh failed; the cached policy still applies");
@@ -381,12 +416,13 @@ impl Daemon {
             while connections.try_join_next().is_some() {}
             let daemon = self.clone();
             let stop = stop_rx.clone();
+            let open = self.metrics.connection();
             connections.spawn(async move {
                 match stream {
                     Stream::Tcp(s) => daemon.connection(s, stop).await,
                     Stream::Unix(s) => daemon.connection(s, stop).await,
                 }
-                drop(permit);
+                drop((open, permit));
             });
         }
         if let Some(task) = proactive {

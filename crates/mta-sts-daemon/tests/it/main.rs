@@ -23,6 +23,8 @@ mod postmap;
 mod dane;
 // A real Postfix delivering mail through the daemon, over the chrooted UNIX socket and TCP.
 mod postfix;
+// Prometheus metrics and /healthz (metrics.listen), and the Grafana dashboard built on them.
+mod metrics;
 
 /// Wall-clock time that follows tokio's clock. On a paused runtime (`start_paused = true`) it moves
 /// only as the test's sleeps and the runtime's idle auto-advance move it, so policy lifetimes,
@@ -78,13 +80,29 @@ impl Kit {
         Config::parse(&yaml, "test.yml").unwrap().0
     }
 
-    /// Starts a daemon for `config` on `listener`; dropping the handle shuts it down.
-    pub(crate) fn run(&self, config: Config, listener: Listener) -> Running {
+    /// A daemon for `config` that fetches from the test kit's servers.
+    pub(crate) fn daemon(&self, config: Config) -> Daemon {
         let fetch = fetch_config(&config)
             .with_https_port(self.https.addr().port())
             .with_ca_pem(self.ca.cert_pem())
             .with_proxy(Proxy::None);
-        let daemon = Daemon::with_clock(config, &fetch, Arc::new(TokioClock::new())).unwrap();
+        Daemon::with_clock(config, &fetch, Arc::new(TokioClock::new())).unwrap()
+    }
+
+    /// Starts a daemon for `config` on `listener`; dropping the handle shuts it down.
+    pub(crate) fn run(&self, config: Config, listener: Listener) -> Running {
+        serve(self.daemon(config), listener)
+    }
+
+    pub(crate) async fn start_tcp(&self, yaml: &str) -> Running {
+        let listener = Listener::Tcp(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+        self.run(self.config(yaml), listener)
+    }
+}
+
+/// Serves `daemon` on `listener`; dropping the handle shuts it down.
+pub(crate) fn serve(daemon: Daemon, listener: Listener) -> Running {
+    {
         let addr = listener.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -100,11 +118,6 @@ impl Kit {
             stop: Some(stop),
             task: Some(task),
         }
-    }
-
-    pub(crate) async fn start_tcp(&self, yaml: &str) -> Running {
-        let listener = Listener::Tcp(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
-        self.run(self.config(yaml), listener)
     }
 }
 
