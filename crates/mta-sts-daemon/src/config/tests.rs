@@ -324,3 +324,22 @@ fn dns_trust_ad_is_off_by_default_and_excludes_trust_anchor() {
     let message = error("dns:\n  trust_ad: sometimes\n");
     assert!(message.contains("dns.trust_ad"), "{message}");
 }
+
+#[test]
+fn metrics_listen_is_off_by_default_and_checked_as_read() {
+    let (config, _) = parse("").unwrap();
+    assert_eq!(config.metrics.listen, None);
+    let (config, warnings) = parse("metrics:\n  listen: 127.0.0.1:9461\n  lisen: x\n").unwrap();
+    assert_eq!(
+        config.metrics.listen,
+        Some("127.0.0.1:9461".parse().unwrap())
+    );
+    assert_eq!(warnings, ["unknown key metrics.lisen ignored"]);
+    let (config, _) = parse("metrics:\n  listen: '[::1]:9461'\n").unwrap();
+    assert_eq!(config.metrics.listen, Some("[::1]:9461".parse().unwrap()));
+    let error = error("metrics:\n  listen: localhost\n");
+    assert!(
+        error.contains("test.yml:2:") && error.contains("metrics.listen"),
+        "{error}"
+    );
+}
