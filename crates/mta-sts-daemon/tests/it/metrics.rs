@@ -138,7 +138,11 @@ impl Drop for Observed {
 }
 
 async fn observed(kit: &Kit, yaml: &str) -> Observed {
-    let daemon = kit.daemon(kit.config(yaml));
+    observed_with(kit, kit.config(yaml)).await
+}
+
+async fn observed_with(kit: &Kit, config: mta_sts_daemon::Config) -> Observed {
+    let daemon = kit.daemon(config);
     let listener = Listener::Tcp(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
     let metrics_listener = MetricsListener::bind("127.0.0.1:0".parse().unwrap())
         .await
@@ -616,4 +620,142 @@ fn the_binary_serves_metrics_and_names_the_key_it_cannot_bind() {
         log.contains("serving GET /metrics and GET /healthz"),
         "{log}"
     );
+}
+
+/// DANE decisions, counted per lookup in zones with DANE: a cold lookup, one answered from the
+/// DANE cache, a domain DANE does not apply to, and a zone without DANE (not counted).
+#[tokio::test(flavor = "multi_thread")]
+async fn dane_decisions_are_counted_per_lookup() {
+    use std::net::Ipv4Addr;
+
+    use mta_sts_testkit::{SignedDns, ZoneKind};
+
+    const DIGEST: [u8; 32] = [0x3c; 32];
+    let kit = Kit::start().await;
+    let dns = SignedDns::builder()
+        .zone("dane.example", ZoneKind::Signed)
+        .txt("_mta-sts.dane.example", &[b"v=STSv1; id=d1"])
+        .a("mta-sts.dane.example", Ipv4Addr::LOCALHOST)
+        .mx("dane.example", 10, "mail.dane.example")
+        .a("mail.dane.example", Ipv4Addr::LOCALHOST)
+        .tlsa("_25._tcp.mail.dane.example", 3, 1, 1, &DIGEST)
+        .zone("nodane.example", ZoneKind::Unsigned)
+        .mx("nodane.example", 10, "mail.nodane.example")
+        .a("mail.nodane.example", Ipv4Addr::LOCALHOST)
+        .start()
+        .await
+        .unwrap();
+    kit.host(
+        "dane.example",
+        CertKind::Valid,
+        Response::policy("version: STSv1\nmode: enforce\nmx: mail.dane.example\nmax_age: 86400\n"),
+    );
+    let yaml = format!(
+        "default_zone:\n  dane:\n    enabled: true\nzones:\n  plain: {{}}\ndns:\n  nameservers: ['{}']\n  trust_anchor: {}\n",
+        dns.addr(),
+        dns.trust_anchor_path().display()
+    );
+    let config = mta_sts_daemon::Config::parse(&yaml, "dane.yml").unwrap().0;
+    let run = observed_with(&kit, config).await;
+    let script = [
+        ("postfix", "dane.example", "OK dane-only"), // looked up
+        ("postfix", "dane.example", "OK dane-only"), // from the DANE cache
+        ("postfix", "nodane.example", "NOTFOUND "),  // unsigned: MTA-STS (none) answers
+        ("plain", "dane.example", "OK secure match=mail.dane.example"), // no DANE in this zone
+    ];
+    for (map, key, want) in script {
+        let got = query(run.addr, map, key).await;
+        assert!(got.starts_with(want), "{map} {key}: {got}");
+    }
+    let s = scrape(run.metrics).await;
+    let dane = |verdict: &str| s.get("mta_sts_dane_decisions_total", &[("verdict", verdict)]);
+    assert_eq!(dane("dane-only"), 2.0);
+    assert_eq!(dane("no-dane"), 1.0);
+    assert_eq!(dane("dane"), 0.0);
+    assert_eq!(dane("temp"), 0.0);
+    let lookups = |zone: &str, answer: &str| {
+        s.get(
+            "mta_sts_lookups_total",
+            &[("zone", zone), ("answer", answer)],
+        )
+    };
+    assert_eq!(lookups("default_zone", "dane-only"), 2.0);
+    assert_eq!(lookups("default_zone", "notfound"), 1.0);
+    assert_eq!(lookups("plain", "secure"), 1.0);
+}
+
+/// Refresh-ahead and proactive refreshes, counted by kind and outcome. On the paused clock, which
+/// the daemon's clock follows; the metrics are read through the library, not over HTTP, so no
+/// HTTP timer runs on that clock.
+#[tokio::test(start_paused = true)]
+async fn refreshes_are_counted_by_kind_and_outcome() {
+    let kit = Kit::start().await;
+    let short = "version: STSv1\nmode: enforce\nmx: mail.example.com\nmax_age: 10\n";
+    kit.publish(
+        "example.com",
+        "a1",
+        CertKind::Valid,
+        Response::policy(short),
+    );
+    kit.publish(
+        "example.org",
+        "o1",
+        CertKind::Valid,
+        Response::policy(ENFORCE),
+    );
+    let yaml = "proactive_policy_fetching:\n  enabled: yes\n  interval: 3600\n  grace_ratio: 2\n";
+    let run = observed(&kit, yaml).await;
+    let metrics = std::sync::Arc::clone(run.handle.metrics());
+    let refreshes = |kind: &'static str, outcome: &'static str| {
+        let metrics = std::sync::Arc::clone(&metrics);
+        move || {
+            Scrape::parse(&metrics.encode()).get(
+                "mta_sts_refreshes_total",
+                &[("kind", kind), ("outcome", outcome)],
+            )
+        }
+    };
+    assert!(
+        query(run.addr, "postfix", "example.com")
+            .await
+            .starts_with("OK secure")
+    );
+    assert!(
+        query(run.addr, "postfix", "example.org")
+            .await
+            .starts_with("OK secure")
+    );
+    // Past half its 10 s lifetime, a lookup of example.com starts a refresh-ahead.
+    crate::pass(Duration::from_secs(6)).await;
+    assert!(
+        query(run.addr, "postfix", "example.com")
+            .await
+            .starts_with("OK secure")
+    );
+    let ahead_ok = refreshes("refresh-ahead", "ok");
+    eventually(Duration::from_secs(30), || async {
+        (ahead_ok() == 1.0).then_some(())
+    })
+    .await
+    .expect("one refresh-ahead, counted ok");
+    assert_eq!(refreshes("refresh-ahead", "failed")(), 0.0);
+    // The next proactive pass (an hour after the first, at start) refreshes both cached domains;
+    // example.com's host now fails.
+    kit.https.set_host(
+        "mta-sts.example.com",
+        mta_sts_testkit::HostConfig::valid(Response::status(500)),
+    );
+    crate::pass(Duration::from_secs(3640)).await;
+    let (ok, failed) = (
+        refreshes("proactive", "ok"),
+        refreshes("proactive", "failed"),
+    );
+    eventually(Duration::from_secs(120), || async {
+        (ok() + failed() == 2.0).then_some(())
+    })
+    .await
+    .expect("a proactive pass over both domains");
+    assert_eq!(ok(), 1.0, "example.org");
+    assert_eq!(failed(), 1.0, "example.com");
+    assert_eq!(refreshes("refresh-ahead", "ok")(), 1.0);
 }
