@@ -301,7 +301,7 @@ impl Metrics {
         OpenConnection(Arc::clone(self))
     }
 
-    /// Every metric, in the Prometheus text format ([`CONTENT_TYPE`]).
+    /// Every metric, in the Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
     pub fn encode(&self) -> String {
         let mut text = String::with_capacity(8192);
         // Writing to a String cannot fail; an encoder error would only cut the text short.
