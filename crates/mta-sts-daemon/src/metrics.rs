@@ -40,13 +40,23 @@ pub(crate) const DEFAULT_ZONE_LABEL: &str = "default_zone";
 
 /// The `answer` label values of `mta_sts_lookups_total`, in [`ZoneMetrics`] array order.
 const ANSWERS: [&str; 6] = ["secure", "dane", "dane-only", "notfound", "temp", "perm"];
-/// The `outcome` label values of `mta_sts_policy_fetches_total`.
+const SECURE: usize = 0;
+const DANE: usize = 1;
+const DANE_ONLY: usize = 2;
+const NOTFOUND: usize = 3;
+const TEMP: usize = 4;
+const PERM: usize = 5;
+/// The `outcome` label values of `mta_sts_policy_fetches_total`, indexed as below.
 const FETCH_OUTCOMES: [&str; 4] = [
     "ok",
     "sts-policy-fetch-error",
     "sts-policy-invalid",
     "sts-webpki-invalid",
 ];
+const FETCH_OK: usize = 0;
+const FETCH_ERROR: usize = 1;
+const POLICY_INVALID: usize = 2;
+const WEBPKI_INVALID: usize = 3;
 /// The `verdict` label values of `mta_sts_dane_decisions_total`.
 const DANE_VERDICTS: [&str; 4] = ["dane-only", "dane", "no-dane", "temp"];
 /// The `kind` label values of `mta_sts_refreshes_total`.
@@ -103,13 +113,14 @@ impl ZoneMetrics {
 impl Answers {
     fn note(&self, reply: &Reply) {
         let index = match reply {
-            Reply::Ok(data) if data.is_empty() => 3,
-            Reply::Ok(data) if data.starts_with("dane-only") => 2,
-            Reply::Ok(data) if data.starts_with("dane") => 1,
-            Reply::Ok(_) => 0,
-            Reply::NotFound => 3,
-            Reply::Temp(_) | Reply::Timeout(_) => 4,
-            Reply::Perm(_) => 5,
+            // An empty OK goes on the wire as NOTFOUND (SOCK-3).
+            Reply::Ok(data) if data.is_empty() => NOTFOUND,
+            Reply::Ok(data) if data.starts_with("dane-only") => DANE_ONLY,
+            Reply::Ok(data) if data.starts_with("dane") => DANE,
+            Reply::Ok(_) => SECURE,
+            Reply::NotFound => NOTFOUND,
+            Reply::Temp(_) | Reply::Timeout(_) => TEMP,
+            Reply::Perm(_) => PERM,
         };
         self.0[index].inc();
     }
@@ -163,31 +174,19 @@ impl Metrics {
             "Time from a socketmap request to its answer",
             latency.clone(),
         );
-        let labelled = |registry: &mut Registry,
-                        name: &str,
-                        help: &str,
-                        label: &'static str,
-                        values: &[&'static str]| {
-            let family = Family::<[(&'static str, &'static str); 1], Counter>::default();
-            registry.register(name, help, family.clone());
-            values
-                .iter()
-                .map(|v| family.get_or_create(&[(label, *v)]).clone())
-                .collect::<Vec<_>>()
-        };
         let fetches = labelled(
             &mut registry,
             "mta_sts_policy_fetches",
             "HTTPS policy fetches, by outcome: ok, or the TLSRPT result type of the failure",
             "outcome",
-            &FETCH_OUTCOMES,
+            FETCH_OUTCOMES,
         );
         let dane = labelled(
             &mut registry,
             "mta_sts_dane_decisions",
             "Lookups in zones with DANE, by what DANE decided (dane-only, dane, no-dane: MTA-STS answered, temp: DANE state unknown)",
             "verdict",
-            &DANE_VERDICTS,
+            DANE_VERDICTS,
         );
         let refreshes_family = Family::<[(&'static str, &'static str); 2], Counter>::default();
         registry.register(
@@ -219,7 +218,7 @@ impl Metrics {
             "mta_sts_config_reloads",
             "Configuration reloads, by result (ok, failed: the running configuration was kept)",
             "result",
-            &["failed", "ok"],
+            ["failed", "ok"],
         );
         registry.register(
             "mta_sts_build",
@@ -227,17 +226,16 @@ impl Metrics {
             Info::new([("version", env!("CARGO_PKG_VERSION"))]),
         );
         registry.register_collector(Box::new(CacheCollector(Arc::clone(&cache))));
-        let four = |v: Vec<Counter>| -> [Counter; 4] { std::array::from_fn(|i| v[i].clone()) };
         Self {
             registry,
             lookups,
             latency,
-            fetches: four(fetches),
-            dane: four(dane),
+            fetches,
+            dane,
             refreshes,
             connections_open,
             connections_accepted,
-            reloads: [reloads[0].clone(), reloads[1].clone()],
+            reloads,
             cache,
         }
     }
@@ -333,6 +331,19 @@ impl Metrics {
     }
 }
 
+/// A counter family with one label, registered as `name`, and its counters for `values`, in order.
+fn labelled<const N: usize>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    values: [&'static str; N],
+) -> [Counter; N] {
+    let family = Family::<[(&'static str, &'static str); 1], Counter>::default();
+    registry.register(name, help, family.clone());
+    values.map(|value| family.get_or_create(&[(label, value)]).clone())
+}
+
 /// An open connection, counted in `mta_sts_connections_open` until dropped.
 pub(crate) struct OpenConnection(Arc<Metrics>);
 
@@ -361,12 +372,12 @@ impl<F: PolicyFetch> PolicyFetch for CountedFetch<F> {
         async move {
             let result = fetched.await;
             let index = match &result {
-                Ok(body) if Policy::parse(body).is_ok() => 0,
-                Ok(_) => 2,
+                Ok(body) if Policy::parse(body).is_ok() => FETCH_OK,
+                Ok(_) => POLICY_INVALID,
                 Err(e) => match e.result_type() {
-                    ResultType::StsWebpkiInvalid => 3,
-                    ResultType::StsPolicyInvalid => 2,
-                    _ => 1,
+                    ResultType::StsWebpkiInvalid => WEBPKI_INVALID,
+                    ResultType::StsPolicyInvalid => POLICY_INVALID,
+                    _ => FETCH_ERROR,
                 },
             };
             self.outcomes[index].inc();
@@ -545,4 +556,58 @@ pub(crate) fn observed<C: CacheAdmin + CacheView>(
 ) -> (crate::SharedCache, Arc<dyn CacheView>) {
     let cache = Arc::new(cache);
     (Arc::clone(&cache) as crate::SharedCache, cache)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Buckets are `le` (inclusive), cumulative in the text, with everything above 10 s in `+Inf`.
+    #[test]
+    fn latency_buckets_are_inclusive_and_cumulative() {
+        let metrics = Metrics::new(Arc::new(MemoryCache::new(10)));
+        for took in [
+            Duration::from_micros(50),
+            Duration::from_millis(1),
+            Duration::from_micros(1001),
+            Duration::from_secs(20),
+        ] {
+            metrics.latency.observe(took);
+        }
+        let text = metrics.encode();
+        for line in [
+            "mta_sts_lookup_duration_seconds_bucket{le=\"0.0001\"} 1\n",
+            "mta_sts_lookup_duration_seconds_bucket{le=\"0.0005\"} 1\n",
+            "mta_sts_lookup_duration_seconds_bucket{le=\"0.001\"} 2\n",
+            "mta_sts_lookup_duration_seconds_bucket{le=\"0.0025\"} 3\n",
+            "mta_sts_lookup_duration_seconds_bucket{le=\"10\"} 3\n",
+            "mta_sts_lookup_duration_seconds_bucket{le=\"+Inf\"} 4\n",
+            "mta_sts_lookup_duration_seconds_count 4\n",
+            "mta_sts_lookup_duration_seconds_sum 20.002051\n",
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_reply_has_its_answer_label() {
+        let metrics = Metrics::new(Arc::new(MemoryCache::new(10)));
+        let zones = metrics.zones(&Config::default());
+        let answers = zones.get("any-map-name");
+        for reply in [
+            Reply::Ok("secure match=mx.example".into()),
+            Reply::Ok("dane".into()),
+            Reply::Ok("dane-only".into()),
+            Reply::Ok(String::new()),
+            Reply::NotFound,
+            Reply::Temp("t".into()),
+            Reply::Timeout("t".into()),
+            Reply::Perm("p".into()),
+        ] {
+            answers.note(&reply);
+        }
+        let counts: Vec<u64> = answers.0.iter().map(Counter::get).collect();
+        // secure, dane, dane-only, notfound (NOTFOUND and the empty OK), temp (TEMP, TIMEOUT), perm
+        assert_eq!(counts, [1, 1, 1, 2, 2, 1]);
+    }
 }
