@@ -272,6 +272,12 @@ impl Metrics {
         self.latency.observe(took);
     }
 
+    /// Counts a request refused as malformed (`PERM`): under `default_zone`, since it names no
+    /// usable map, and outside the latency histogram, since no lookup ran.
+    pub(crate) fn note_refused(&self, zones: &ZoneMetrics, reply: &Reply) {
+        zones.default.note(reply);
+    }
+
     pub(crate) fn note_dane(&self, decision: DaneDecision) {
         self.dane[decision as usize].inc();
     }

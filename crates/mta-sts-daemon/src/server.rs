@@ -473,7 +473,11 @@ impl Daemon {
                     tracing::info!(error = %e, "closing a connection");
                     return;
                 }
-                Some(Ok(Err(e))) => Reply::Perm(e.to_string()),
+                Some(Ok(Err(e))) => {
+                    let reply = Reply::Perm(e.to_string());
+                    self.metrics.note_refused(&self.zone_metrics, &reply);
+                    reply
+                }
                 Some(Ok(Ok(request))) => self.lookup(&request).await,
             };
             if framed.send(reply).await.is_err() {

@@ -231,7 +231,7 @@ async fn scripted_lookups_give_exact_counts() {
     );
 
     let secure = "OK secure match=mail.example.com:.example.net servername=hostname";
-    // One request per connection, as `query` does: nine connections.
+    // One request per connection, as `query` does: nine connections, and a tenth below.
     let script: [(&str, &str, &str); 9] = [
         ("postfix", "example.com", secure),            // fetched
         ("postfix", "example.com", secure),            // cached
@@ -247,6 +247,9 @@ async fn scripted_lookups_give_exact_counts() {
         let got = query(addr, map, key).await;
         assert!(got.starts_with(want), "{map} {key}: {got}");
     }
+    // A malformed request (no key): PERM, counted under default_zone, with no latency.
+    let refused = crate::exchange(addr, b"7:postfix,").await;
+    assert!(refused.ends_with(b"PERM request has no space between map name and key,"));
     assert_eq!(
         kit.requests("broken.example"),
         1,
@@ -273,8 +276,10 @@ async fn scripted_lookups_give_exact_counts() {
     assert_eq!(lookups("defer", "secure"), 1.0);
     assert_eq!(lookups("defer", "temp"), 1.0);
     assert_eq!(lookups("defer", "notfound"), 0.0);
+    assert_eq!(lookups("default_zone", "perm"), 1.0);
+    assert_eq!(lookups("defer", "perm"), 0.0);
     for zone in ["default_zone", "defer"] {
-        for answer in ["dane", "dane-only", "perm"] {
+        for answer in ["dane", "dane-only"] {
             assert_eq!(lookups(zone, answer), 0.0, "{zone} {answer}");
         }
     }
@@ -290,7 +295,7 @@ async fn scripted_lookups_give_exact_counts() {
     assert_eq!(fetches("sts-policy-fetch-error"), 1.0);
     assert_eq!(fetches("sts-webpki-invalid"), 1.0);
     assert_eq!(fetches("sts-policy-invalid"), 1.0);
-    assert_eq!(after.get("mta_sts_connections_accepted_total", &[]), 9.0);
+    assert_eq!(after.get("mta_sts_connections_accepted_total", &[]), 10.0);
     // Two policies are cached: example.com and testing.example.
     assert_eq!(after.get("mta_sts_cached_policies", &[]), 2.0);
     let cache = |name: &str, tier: &str| after.get(name, &[("tier", tier)]);
