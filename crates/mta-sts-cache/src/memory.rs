@@ -1,5 +1,6 @@
 //! The in-memory cache.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -18,6 +19,9 @@ pub struct MemoryCache {
     entries: quick_cache::sync::Cache<Domain, Arc<CachedPolicy>>,
     writers: [Mutex<()>; 64],
     last_refresh: Mutex<Option<SystemTime>>,
+    /// Reads that found an entry and reads that did not, for metrics (relaxed: no lock).
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl MemoryCache {
@@ -34,12 +38,24 @@ impl MemoryCache {
             entries: quick_cache::sync::Cache::new(capacity.saturating_add(capacity / 4 + 16)),
             writers: std::array::from_fn(|_| Mutex::new(())),
             last_refresh: Mutex::new(None),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
     /// The number of domains cached.
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Reads that found an entry, since the cache was created.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Reads that found nothing, since the cache was created.
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
     }
 
     /// Whether nothing is cached.
@@ -72,7 +88,14 @@ impl PolicyCache for MemoryCache {
         &'a self,
         domain: &'a Domain,
     ) -> BoxFuture<'a, Result<Option<Arc<CachedPolicy>>, CacheError>> {
-        Box::pin(std::future::ready(Ok(self.entries.get(domain))))
+        let found = self.entries.get(domain);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Box::pin(std::future::ready(Ok(found)))
     }
 
     fn put<'a>(

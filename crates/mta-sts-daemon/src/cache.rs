@@ -12,6 +12,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::config::{count, seconds};
+use crate::metrics::{CacheView, observed};
 
 /// The operation deadline of persistent backends when the options name none
 /// (postfix-mta-sts-resolver's default).
@@ -299,10 +300,18 @@ impl CacheConfig {
 
     /// Opens the cache: persistent backends behind the in-process tier, trusted for `grace`.
     pub fn open(&self, grace: Duration) -> Result<SharedCache, CacheError> {
+        self.open_observed(grace).map(|(cache, _)| cache)
+    }
+
+    /// [`open`](Self::open), plus the view of the same cache that the metrics and `/healthz` read.
+    pub(crate) fn open_observed(
+        &self,
+        grace: Duration,
+    ) -> Result<(SharedCache, Arc<dyn CacheView>), CacheError> {
         let tier = |size: Option<usize>| size.unwrap_or(DEFAULT_TIER_SIZE);
         Ok(match self {
-            Self::Internal(o) => Arc::new(MemoryCache::new(o.cache_size)),
-            Self::Sqlite(o) => Arc::new(TieredCache::new(
+            Self::Internal(o) => observed(MemoryCache::new(o.cache_size)),
+            Self::Sqlite(o) => observed(TieredCache::new(
                 SqliteCache::open(&o.filename)?.with_timeout(o.timeout),
                 grace,
                 tier(o.cache_size),
@@ -312,7 +321,7 @@ impl CacheConfig {
                     target: "redis".into(),
                     source: why.into(),
                 })?;
-                Arc::new(TieredCache::new(
+                observed(TieredCache::new(
                     RedisCache::connect(&url, timeout)?,
                     grace,
                     tier(o.cache_size),
@@ -328,9 +337,9 @@ impl CacheConfig {
                     o.password.as_deref(),
                     o.socket_timeout.unwrap_or(DEFAULT_TIMEOUT),
                 )?;
-                Arc::new(TieredCache::new(cache, grace, tier(o.cache_size)))
+                observed(TieredCache::new(cache, grace, tier(o.cache_size)))
             }
-            Self::Postgres(o) => Arc::new(TieredCache::new(
+            Self::Postgres(o) => observed(TieredCache::new(
                 PostgresCache::new(&o.dsn, o.max_connections.unwrap_or(16), o.timeout)?,
                 grace,
                 tier(o.cache_size),

@@ -115,6 +115,8 @@ pub struct Config {
     pub log_level: Option<LogLevel>,
     /// The control socket for `mta-sts-daemon ctl` (our addition; off unless `control.socket`).
     pub control: Control,
+    /// The Prometheus metrics and health endpoint (our addition, off by default).
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -138,6 +140,7 @@ impl Default for Config {
             tls: Tls::default(),
             log_level: None,
             control: Control::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -313,6 +316,16 @@ impl TryFrom<DnsKeys> for Dns {
             trust_ad: keys.trust_ad,
         })
     }
+}
+
+/// `metrics:` (our addition): where `GET /metrics` (Prometheus text) and `GET /healthz` are
+/// served over HTTP/1.1. Off unless `listen` is given.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct MetricsConfig {
+    /// `IP:PORT`, e.g. `127.0.0.1:9461`; none (the default) serves nothing.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `tls:` (our addition).

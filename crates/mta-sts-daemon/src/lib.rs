@@ -17,6 +17,8 @@
 //! - the control socket (`control.socket`): [`Daemon::serve_control`] and the cache
 //!   administration it offers ([`Daemon::admin_show`], …), the client in [`ctl`], and the offline
 //!   [`export`] and [`import`] of persistent stores;
+//! - [`Metrics`] and [`Endpoint`]: what the daemon counts, served as Prometheus text on
+//!   `GET /metrics` with `GET /healthz` beside it (`metrics.listen`);
 //! - [`exit_status`]: which failures are configuration errors (78) and which are not (1).
 #![forbid(unsafe_code)]
 
@@ -26,16 +28,18 @@ pub use cache::{
     SharedCache, SqliteOptions,
 };
 pub use config::{
-    Config, ConfigError, Control, DaneZone, Dns, InvalidValue, LogLevel, Proactive, RootsSetting,
-    SocketMode, Tls, Zone,
+    Config, ConfigError, Control, DaneZone, Dns, InvalidValue, LogLevel, MetricsConfig, Proactive,
+    RootsSetting, SocketMode, Tls, Zone,
 };
 pub use control::{
     ControlRequest, ControlSocket, DaneReport, DomainReport, EntryReport, FailureReport,
     MAX_DOMAINS, MAX_REQUEST, PROTOCOL_VERSION, PurgeReport, RefreshReport, StatsReport,
     request_line,
 };
+pub use endpoint::{Endpoint, MetricsListener};
 pub use key::{Key, Skip, normalize_key};
 pub use listener::Listener;
+pub use metrics::{Metrics, ZoneMetrics};
 pub use migrate::{ImportReport, export, import};
 pub use server::{Daemon, DaemonClock, Reload, fetch_config};
 
@@ -46,8 +50,10 @@ mod cache;
 mod config;
 mod control;
 pub mod ctl;
+mod endpoint;
 mod key;
 mod listener;
+mod metrics;
 mod migrate;
 mod server;
 

@@ -1,6 +1,7 @@
 //! `mta-sts-daemon`: see `mta-sts-daemon --help`.
 #![forbid(unsafe_code)]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,7 +11,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use mta_sts_daemon::ctl::CtlCommand;
 use mta_sts_daemon::{
-    Config, ControlSocket, Daemon, EX_CONFIG, Listener, account, exit_status, fetch_config,
+    Config, ControlSocket, Daemon, EX_CONFIG, Endpoint, Listener, MetricsListener, account,
+    exit_status, fetch_config,
 };
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -623,7 +625,13 @@ struct Reloader {
 impl Reloader {
     /// Handles each SIGHUP, telling systemd (`RELOADING=1` … `READY=1`) so `systemctl reload`
     /// waits for it. Never ends the daemon.
-    async fn on_hangup(self, mut hup: tokio::signal::unix::Signal, daemon: Daemon, status: String) {
+    async fn on_hangup(
+        self,
+        mut hup: tokio::signal::unix::Signal,
+        daemon: Daemon,
+        status: String,
+        mut metrics: MetricsServing,
+    ) {
         while hup.recv().await.is_some() {
             let mut reloading = vec![sd_notify::NotifyState::Reloading];
             reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
@@ -636,7 +644,9 @@ impl Reloader {
                     }
                 }
             }
-            self.reload(&daemon);
+            if let Some(config) = self.reload(&daemon) {
+                metrics.follow(config.metrics.listen).await;
+            }
             let _ = sd_notify::notify(&[
                 sd_notify::NotifyState::Ready,
                 sd_notify::NotifyState::Status(&status),
@@ -645,7 +655,8 @@ impl Reloader {
     }
 
     /// Re-reads the configuration and puts it in force; an unusable file changes nothing.
-    fn reload(&self, daemon: &Daemon) {
+    /// Returns the configuration now in force, or `None` when nothing was (re)read.
+    fn reload(&self, daemon: &Daemon) -> Option<Arc<Config>> {
         let path = match &self.source {
             ConfigSource::File(path) => path.as_path(),
             // Started on the built-in defaults: the file may have been written since.
@@ -655,7 +666,7 @@ impl Reloader {
                     tracing::info!(
                         "SIGHUP: {DEFAULT_CONFIG} still does not exist; the built-in defaults stay in force"
                     );
-                    return;
+                    return None;
                 }
             },
         };
@@ -671,7 +682,8 @@ impl Reloader {
                 tracing::error!(
                     "SIGHUP: configuration not reloaded, the running one stays in force: {e}{snippet}"
                 );
-                return;
+                daemon.metrics().note_reload(false);
+                return None;
             }
         };
         for warning in warnings {
@@ -680,23 +692,73 @@ impl Reloader {
         if let Some(port) = self.port {
             trial_port(&mut config, port);
         }
-        match daemon.reload(config.clone()) {
+        match daemon.reload(config) {
             Ok(reload) => {
+                daemon.metrics().note_reload(true);
                 for kept in &reload.needs_restart {
                     tracing::warn!(
                         "SIGHUP: {kept}: this change needs a restart; the running value stays in force"
                     );
                 }
+                let config = daemon.config();
                 self.levels.apply(&config);
                 if reload.applied.is_empty() {
                     tracing::info!(file = %path.display(), "SIGHUP: configuration re-read, nothing that applies changed");
                 } else {
                     tracing::info!(file = %path.display(), changed = %reload.applied.join(", "), "SIGHUP: configuration reloaded");
                 }
+                Some(config)
             }
-            Err(e) => tracing::error!(
-                "SIGHUP: configuration not reloaded, the running one stays in force: {e:#}"
-            ),
+            Err(e) => {
+                daemon.metrics().note_reload(false);
+                tracing::error!(
+                    "SIGHUP: configuration not reloaded, the running one stays in force: {e:#}"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The `metrics.listen` endpoint, started, moved or stopped as reloads say.
+struct MetricsServing {
+    endpoint: Endpoint,
+    /// The configured address served, and the task serving it.
+    serving: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
+}
+
+impl MetricsServing {
+    fn start(&mut self, configured: SocketAddr, listener: MetricsListener) {
+        let addr = listener.local_addr().unwrap_or(configured);
+        tracing::info!(%addr, "serving GET /metrics and GET /healthz (metrics.listen)");
+        let task = tokio::spawn(self.endpoint.clone().serve(listener));
+        if let Some((_, old)) = self.serving.replace((configured, task)) {
+            old.abort();
+        }
+    }
+
+    /// Serves on `wanted` from now on: binds the new address before leaving the old one, so a
+    /// port that cannot be bound leaves the endpoint where it was.
+    async fn follow(&mut self, wanted: Option<SocketAddr>) {
+        if wanted == self.serving.as_ref().map(|(addr, _)| *addr) {
+            return;
+        }
+        match wanted {
+            None => {
+                if let Some((addr, task)) = self.serving.take() {
+                    task.abort();
+                    tracing::info!(%addr, "SIGHUP: metrics.listen removed: /metrics and /healthz no longer served");
+                }
+            }
+            Some(addr) => match MetricsListener::bind(addr).await {
+                Ok(listener) => self.start(addr, listener),
+                Err(e) => match &self.serving {
+                    Some((old, _)) => {
+                        tracing::error!("SIGHUP: {e:#}; still serving on {old}");
+                    }
+                    None => tracing::error!("SIGHUP: {e:#}; /metrics and /healthz not served"),
+                },
+            },
         }
     }
 }
@@ -725,6 +787,11 @@ async fn run(mut config: Config, args: RunArgs, reloader: Reloader) -> anyhow::R
         .as_deref()
         .map(|path| ControlSocket::bind(path, config.control.mode.0, runs_as))
         .transpose()?;
+    // Bound before privileges are dropped, like the socketmap listener.
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => Some(MetricsListener::bind(addr).await?),
+        None => None,
+    };
     let pidfile = args
         .pidfile
         .map(|path| PidFile::write(path, &identity))
@@ -744,11 +811,19 @@ async fn run(mut config: Config, args: RunArgs, reloader: Reloader) -> anyhow::R
             format!("listening on {}", path.display())
         }
     };
+    // Built even when metrics.listen is off, so a reload can turn it on.
+    let mut metrics = MetricsServing {
+        endpoint: Endpoint::new(Arc::clone(daemon.metrics()), &listener),
+        serving: None,
+    };
+    if let (Some(configured), Some(bound)) = (config.metrics.listen, metrics_listener) {
+        metrics.start(configured, bound);
+    }
     let _ = sd_notify::notify(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&status),
     ]);
-    tokio::spawn(reloader.on_hangup(signals.hup, daemon.clone(), status));
+    tokio::spawn(reloader.on_hangup(signals.hup, daemon.clone(), status, metrics));
     let (mut term, mut int) = (signals.term, signals.int);
     let (stopping, stopped) = tokio::sync::watch::channel(false);
     let shutdown = async move {

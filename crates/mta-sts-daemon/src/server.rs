@@ -29,6 +29,7 @@ use crate::answer_log::AnswerLog;
 use crate::cache::SharedCache;
 use crate::control::Activity;
 use crate::listener::Stream;
+use crate::metrics::{CountedFetch, DaneDecision, Metrics, RefreshKind, ZoneMetrics};
 use crate::{Config, Key, Listener, RootsSetting, Zone, ZoneRules, normalize_key};
 
 /// How long the cache may take to answer once a lookup's deadline has passed.
@@ -42,7 +43,8 @@ const DANE_CACHE: usize = 65_536;
 
 /// The clock the daemon judges policy lifetimes by: the system's, or one a test drives.
 pub type DaemonClock = Arc<dyn Clock>;
-pub(crate) type DaemonResolver = Resolver<DnsClient, PolicyClient, SharedCache, DaemonClock>;
+pub(crate) type DaemonResolver =
+    Resolver<DnsClient, CountedFetch<PolicyClient>, SharedCache, DaemonClock>;
 
 /// A configured daemon: the resolver with its cache, and the answer rules.
 ///
@@ -59,6 +61,8 @@ pub struct Daemon {
     /// Bumped by each reload, so background work (proactive fetching) re-reads its settings.
     reloads: Arc<watch::Sender<u64>>,
     activity: Arc<Activity>,
+    /// Kept across reloads: the registry, and the view of a cache only a restart changes.
+    metrics: Arc<Metrics>,
 }
 
 /// The configuration in force and what is built from it.
@@ -67,6 +71,8 @@ struct Live {
     fetch: FetchConfig,
     resolver: DaemonResolver,
     dane: Option<DaneClient>,
+    /// The lookup counters of `config`'s zones: swapped with it.
+    zone_metrics: Arc<ZoneMetrics>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -111,6 +117,7 @@ impl Live {
         fetch: &FetchConfig,
         cache: &SharedCache,
         clock: &DaemonClock,
+        metrics: &Metrics,
         old: Option<&Self>,
     ) -> anyhow::Result<Self> {
         let same_fetch = old.filter(|old| old.fetch == *fetch);
@@ -118,6 +125,7 @@ impl Live {
             Some(old) => old.resolver.clone(),
             None => {
                 let (dns, https) = clients(fetch)?;
+                let https = metrics.counted_fetch(https);
                 let resolver_config = ResolverConfig::default().with_grace(config.cache_grace);
                 Resolver::new(
                     dns,
@@ -138,6 +146,7 @@ impl Live {
             None => Some(dane_client(&config, fetch)?),
         };
         Ok(Self {
+            zone_metrics: metrics.zones(&config),
             config: Arc::new(config),
             fetch: fetch.clone(),
             resolver,
@@ -236,7 +245,8 @@ fn changed_keys(new: &Config, old: &Config) -> Vec<&'static str> {
         tls,
         proactive_policy_fetching,
         shutdown_timeout,
-        log_level
+        log_level,
+        metrics
     );
     changed
 }
@@ -255,11 +265,13 @@ impl Daemon {
         fetch: &FetchConfig,
         clock: DaemonClock,
     ) -> anyhow::Result<Self> {
-        let cache = config.cache.open(config.cache_grace)?;
-        let live = Live::build(config, fetch, &cache, &clock, None)?;
+        let (cache, cache_view) = config.cache.open_observed(config.cache_grace)?;
+        let metrics = Arc::new(Metrics::new(cache_view));
+        let live = Live::build(config, fetch, &cache, &clock, &metrics, None)?;
         Ok(Self {
             live: Arc::new(ArcSwap::from_pointee(live)),
             cache,
+            metrics,
             replies: Arc::new(ReplyMemo::new(REPLY_MEMO)),
             answers: Arc::new(AnswerLog::new()),
             clock,
@@ -297,7 +309,14 @@ impl Daemon {
             });
         }
         let fetch = refetch(&old, &config);
-        let live = Live::build(config, &fetch, &self.cache, &self.clock, Some(&old))?;
+        let live = Live::build(
+            config,
+            &fetch,
+            &self.cache,
+            &self.clock,
+            &self.metrics,
+            Some(&old),
+        )?;
         self.live.store(Arc::new(live));
         self.reloads.send_modify(|n| *n += 1);
         Ok(Reload {
@@ -331,10 +350,27 @@ impl Daemon {
         &self.activity
     }
 
-    /// The answer to one request (PFX-1 keys, zones by map name, the zone's deadline).
+    /// What this daemon counts (served on `metrics.listen`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The answer to one request (PFX-1 keys, zones by map name, the zone's deadline), counted.
     pub async fn lookup(&self, request: &Request) -> Reply {
         // The configuration this lookup started with, even if a reload replaces it meanwhile.
         let live = self.live.load_full();
+        // `/healthz` asks the listener under its own map name: not a lookup to count.
+        if request.name() == crate::endpoint::HEALTH_MAP {
+            return self.answer(&live, request).await;
+        }
+        let started = std::time::Instant::now();
+        let reply = self.answer(&live, request).await;
+        let zone = live.zone_metrics.get(request.name());
+        self.metrics.note_lookup(zone, &reply, started.elapsed());
+        reply
+    }
+
+    async fn answer(&self, live: &Live, request: &Request) -> Reply {
         let zone = live.config.zone(request.name());
         let domain = match normalize_key(request.key()) {
             Key::Domain(domain) => domain,
@@ -365,11 +401,16 @@ impl Daemon {
     ) -> Reply {
         // The common warm case, a domain without DANE: one memo read answers for DANE and policy.
         if let Some(hit) = self.replies.without_dane(domain, Instant::now()) {
+            self.metrics.note_dane(DaneDecision::NoDane);
             return self
                 .mta_sts(resolver, domain, zone, rules, Some(&hit))
                 .await;
         }
         if let Some((state, until)) = dane.cached_until(domain.as_str()) {
+            self.metrics.note_dane(match &state {
+                Ok(state) => state.verdict().into(),
+                Err(_) => DaneDecision::Temp,
+            });
             return match dane_answer(domain, state.as_deref().map_err(|e| &**e)) {
                 Some(reply) => reply,
                 None => {
@@ -393,14 +434,17 @@ impl Daemon {
         };
         let reply = match state {
             Ok(Ok(state)) => {
+                self.metrics.note_dane(state.verdict().into());
                 tracing::info!(%domain, dane = %state, "DANE state");
                 dane_answer(domain, Ok(&state))
             }
             Ok(Err(error)) => {
+                self.metrics.note_dane(DaneDecision::Temp);
                 tracing::warn!(%domain, %error, "DANE lookup failed: TEMP, never a fall back to MTA-STS");
                 dane_answer(domain, Err(&error))
             }
             Err(_) => {
+                self.metrics.note_dane(DaneDecision::Temp);
                 tracing::warn!(%domain, "DANE lookup exceeded the zone timeout of {:.1} s: TEMP", zone.timeout.as_secs_f64());
                 Some(Reply::Temp(format!(
                     "DANE state of {domain} unknown: no answer within the zone timeout of {:.1} s",
@@ -436,7 +480,7 @@ impl Daemon {
                 .await;
         };
         if let Some(refresh) = lookup.take_refresh() {
-            tokio::spawn(refresh.run());
+            tokio::spawn(self.metrics.counted_refresh(refresh));
         }
         let outcome = lookup.outcome();
         let reply = self.replies.answer_from(memo, domain, outcome, rules);
@@ -559,10 +603,12 @@ impl Daemon {
                     break;
                 };
                 let resolver = live.resolver.clone();
+                let metrics = Arc::clone(&self.metrics);
                 tasks.spawn(async move {
                     let outcome = resolver.refresh(&domain).await;
                     drop(permit);
                     let ok = matches!(outcome, Outcome::Fetched(_));
+                    metrics.note_refresh(RefreshKind::Proactive, ok);
                     let alert = outcome.failure().filter(|_| !ok && outcome.should_alert());
                     if let Some(f) = alert {
                         tracing::warn!(%domain, failure = %f, "proactive refresh failed; the cached policy still applies");
@@ -621,7 +667,7 @@ impl Daemon {
             while connections.try_join_next().is_some() {}
             let daemon = self.clone();
             let stop = stop_rx.clone();
-            let open = self.activity.connection();
+            let open = (self.activity.connection(), self.metrics.connection());
             connections.spawn(async move {
                 match stream {
                     Stream::Tcp(s) => daemon.connection(s, stop).await,
@@ -676,7 +722,12 @@ impl Daemon {
                     tracing::info!(error = %e, "closing a connection");
                     return;
                 }
-                Some(Ok(Err(e))) => Reply::Perm(e.to_string()),
+                Some(Ok(Err(e))) => {
+                    let reply = Reply::Perm(e.to_string());
+                    self.metrics
+                        .note_refused(&self.live.load().zone_metrics, &reply);
+                    reply
+                }
                 Some(Ok(Ok(request))) => self.lookup(&request).await,
             };
             if framed.send(reply).await.is_err() {

@@ -48,7 +48,7 @@ pub use redis::RedisCache;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteCache;
-pub use tier::TieredCache;
+pub use tier::{TierStats, TieredCache};
 
 #[cfg(feature = "__json")]
 mod json;

@@ -1,7 +1,7 @@
 //! The in-process tier in front of a persistent backend.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -43,6 +43,37 @@ struct Inner<B> {
     /// Serialises updates of the front (reads take no lock), so an older entry never replaces a
     /// newer one between the check and the insert.
     remembering: Mutex<()>,
+    counts: Counts,
+}
+
+/// What [`TieredCache::stats`] reports; relaxed atomics, so counting costs no lock.
+#[derive(Default)]
+struct Counts {
+    tier_hits: AtomicU64,
+    tier_misses: AtomicU64,
+    backend_hits: AtomicU64,
+    backend_misses: AtomicU64,
+    backend_errors: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts of a [`TieredCache`]'s reads since it was created, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TierStats {
+    /// Reads answered by the in-process tier alone: an entry younger than `grace`.
+    pub tier_hits: u64,
+    /// Reads the in-process tier could not answer alone (no entry, or one older than `grace`).
+    pub tier_misses: u64,
+    /// Of those, reads the backend answered with an entry.
+    pub backend_hits: u64,
+    /// Of those, reads the backend answered with nothing.
+    pub backend_misses: u64,
+    /// Backend operations (reads, writes, replays of queued writes) that failed.
+    pub backend_errors: u64,
 }
 
 impl<B> std::fmt::Debug for TieredCache<B> {
@@ -83,6 +114,7 @@ impl<B: CacheAdmin + 'static> TieredCache<B> {
                 down_until: Mutex::new(None),
                 replaying: AtomicBool::new(false),
                 remembering: Mutex::new(()),
+                counts: Counts::default(),
             }),
         }
     }
@@ -95,6 +127,24 @@ impl<B: CacheAdmin + 'static> TieredCache<B> {
     /// Writes acknowledged but not yet stored in the backend.
     pub fn pending_writes(&self) -> usize {
         lock(&self.inner.pending).len()
+    }
+
+    /// The reads and backend failures counted since the tier was created.
+    pub fn stats(&self) -> TierStats {
+        let c = &self.inner.counts;
+        let read = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        TierStats {
+            tier_hits: read(&c.tier_hits),
+            tier_misses: read(&c.tier_misses),
+            backend_hits: read(&c.backend_hits),
+            backend_misses: read(&c.backend_misses),
+            backend_errors: read(&c.backend_errors),
+        }
+    }
+
+    /// The entries held in the in-process tier.
+    pub fn tier_len(&self) -> usize {
+        self.inner.front.len()
     }
 }
 
@@ -116,6 +166,7 @@ impl<B: CacheAdmin + 'static> Inner<B> {
     }
 
     fn failed(&self, error: &CacheError) {
+        bump(&self.counts.backend_errors);
         let mut down = lock(&self.down_until);
         if down.is_none() {
             tracing::warn!(%error, "cache backend failing; answering from the in-process tier and queueing writes");
@@ -188,8 +239,10 @@ impl<B: CacheAdmin + 'static> PolicyCache for TieredCache<B> {
             // Every put also updates the front, so a fresh front entry is the newest known: the
             // hot path takes no lock beyond the front's own shard.
             if let Some((_, entry)) = front.as_ref().filter(|(at, _)| at.elapsed() < inner.grace) {
+                bump(&inner.counts.tier_hits);
                 return Ok(Some(Arc::clone(entry)));
             }
+            bump(&inner.counts.tier_misses);
             let queued = lock(&inner.pending).get(domain).cloned();
             let local = newest(front.map(|(_, e)| e), queued.clone());
             if inner.is_down() {
@@ -197,6 +250,10 @@ impl<B: CacheAdmin + 'static> PolicyCache for TieredCache<B> {
             }
             match inner.back.get(domain).await {
                 Ok(found) => {
+                    bump(match found {
+                        Some(_) => &inner.counts.backend_hits,
+                        None => &inner.counts.backend_misses,
+                    });
                     self.inner.succeeded();
                     // Every stored write reached the backend, so what it answers is the truth
                     // but for writes still queued: an entry only the front knows was removed

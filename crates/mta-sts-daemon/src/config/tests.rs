@@ -347,3 +347,22 @@ fn control_socket_is_off_by_default_and_mode_0600() {
     let (_, warnings) = parse("control:\n  sockett: /x\n").unwrap();
     assert_eq!(warnings, ["unknown key control.sockett ignored"]);
 }
+
+#[test]
+fn metrics_listen_is_off_by_default_and_checked_as_read() {
+    let (config, _) = parse("").unwrap();
+    assert_eq!(config.metrics.listen, None);
+    let (config, warnings) = parse("metrics:\n  listen: 127.0.0.1:9461\n  lisen: x\n").unwrap();
+    assert_eq!(
+        config.metrics.listen,
+        Some("127.0.0.1:9461".parse().unwrap())
+    );
+    assert_eq!(warnings, ["unknown key metrics.lisen ignored"]);
+    let (config, _) = parse("metrics:\n  listen: '[::1]:9461'\n").unwrap();
+    assert_eq!(config.metrics.listen, Some("[::1]:9461".parse().unwrap()));
+    let error = error("metrics:\n  listen: localhost\n");
+    assert!(
+        error.contains("test.yml:2:") && error.contains("metrics.listen"),
+        "{error}"
+    );
+}

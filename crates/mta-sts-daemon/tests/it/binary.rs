@@ -201,6 +201,16 @@ fn drops_privileges_notifies_systemd_and_reopens_its_log() {
             .then_some(())
     });
     assert!(reopened.is_some(), "no new log file after SIGHUP");
+    // Issue 13: systemd hears RELOADING=1 (with the monotonic time it requires), then READY=1.
+    let n = notify.recv(&mut buf).unwrap();
+    let reloading = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        reloading.contains("RELOADING=1") && reloading.contains("MONOTONIC_USEC="),
+        "{reloading}"
+    );
+    let n = notify.recv(&mut buf).unwrap();
+    let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(ready.contains("READY=1"), "{ready}");
     assert!(
         std::fs::read_to_string(dir.join("daemon.log.1"))
             .unwrap()
@@ -211,7 +221,8 @@ fn drops_privileges_notifies_systemd_and_reopens_its_log() {
         .status()
         .unwrap();
     let n = notify.recv(&mut buf).unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
+    let stopping = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(stopping.contains("STOPPING=1"), "{stopping}");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     // Issue 11, bug 3: the pid file goes away at exit, also after dropping privileges.
     assert!(!pidfile.exists(), "the pid file is removed at exit");
@@ -690,10 +701,29 @@ fn sighup_reloads_the_configuration_without_closing_connections() {
     assert!(ask(&mut postfix, "broken.example").starts_with("TEMP "));
     assert!(temporary(postmap_q("broken.example")));
 
+    // Metrics turned on by a reload; the reloads so far are counted.
+    let metrics_port = free_port();
     reload_with(format!(
-        "{base}default_zone:\n  on_failure: temp\nlog_level: debug\n"
+        "{base}default_zone:\n  on_failure: temp\nlog_level: debug\nmetrics:\n  listen: 127.0.0.1:{metrics_port}\n"
     ));
     assert!(ask(&mut postfix, "broken.example").starts_with("TEMP "));
+    let scrape = eventually_blocking(Duration::from_secs(10), || {
+        let mut http = TcpStream::connect(("127.0.0.1", metrics_port)).ok()?;
+        http.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut text = String::new();
+        http.read_to_string(&mut text).ok()?;
+        Some(text)
+    })
+    .expect("the metrics endpoint a reload turned on answers");
+    assert!(
+        scrape.contains("mta_sts_config_reloads_total{result=\"ok\"} 2"),
+        "{scrape}"
+    );
+    assert!(
+        scrape.contains("mta_sts_config_reloads_total{result=\"failed\"} 2"),
+        "{scrape}"
+    );
     let (status, stderr) = daemon.stop();
     let log = log();
     assert_eq!(status, Some(0), "{stderr}{log}");

@@ -170,6 +170,8 @@ async fn exercise(kit: &Kit, daemon: &Running, socket: &Path, backend: &str) {
     assert_eq!(stats.backend, backend);
     assert_eq!(stats.entries, Some(2));
     assert!(stats.connections_total >= 3, "{stats:?}");
+    // The three lookups above, counted by the metrics module whether or not it is served.
+    assert_eq!(stats.lookups, Some(3), "{stats:?}");
     let queued = if backend == "internal" { None } else { Some(0) };
     assert_eq!(stats.queued_writes, queued);
     let (_, text) = ctl(socket, CtlCommand::Stats, false).await;

@@ -29,6 +29,8 @@ mod reload;
 mod control;
 // Offline export and import between backends.
 mod migrate;
+// Prometheus metrics and /healthz (metrics.listen), and the Grafana dashboard built on them.
+mod metrics;
 
 /// Wall-clock time that follows tokio's clock. On a paused runtime (`start_paused = true`) it moves
 /// only as the test's sleeps and the runtime's idle auto-advance move it, so policy lifetimes,
