@@ -113,11 +113,11 @@ for connections in "${concurrency[@]}"; do
         case "$server" in
             rust-*)
                 printf 'tls:\n  ca_file: %s\n' "$work/ca.pem" >> "$cfg"
-                "$bin/mta-sts-daemon" -c "$cfg" -v warn &
+                "$bin/mta-sts-daemon" -c "$cfg" -v warn 2> "$work/$server.log" &
                 ;;
             py-*)
                 BENCH_DNS=$dns_addr SSL_CERT_FILE=$work/ca.pem \
-                    "$venv/bin/python" benches/py/resolver-bench.py run "$cfg" 0 -v warn &
+                    "$venv/bin/python" benches/py/resolver-bench.py run "$cfg" 0 -v warn 2> "$work/$server.log" &
                 ;;
         esac
         pid=$!
@@ -133,6 +133,10 @@ for connections in "${concurrency[@]}"; do
         for p in "${pids[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
         pids=("${kept[@]}")
         port=$((port + 1))
+        if [ "$(field errors <<< "$result")" != 0 ]; then
+            echo "$server: errors; the end of its log:" >&2
+            tail -5 "$work/$server.log" >&2
+        fi
         rate=$(field 'lookups/s' <<< "$result")
         rows+=("| $server | $connections | $rate | $(field p50 <<< "$result") | $(field p99 <<< "$result") | $(field errors <<< "$result") | $mem MB | $(( 100 * ${rate:-0} / ${ceiling_rate:-1} ))% |")
     done
