@@ -24,8 +24,9 @@
 # the same servers. Then for each CONNECTIONS: the ceiling, then each daemon started fresh (empty
 # cache, new process, so every domain is new to it), `socketmap-load ... once postfix secure`
 # (each domain sent once over CONNECTIONS Postfix-style connections; an error is anything but an
-# `OK secure...` answer), and the daemon's peak resident memory (VmHWM) read from /proc before it
-# is stopped. The Python daemon is installed into $PY_VENV (default target/py-resolver) on first use.
+# `OK secure...` answer), and the daemon's peak resident memory (VmHWM) and CPU time (user +
+# system, from its start) read from /proc before it is stopped, with the CPU time the DNS and HTTPS
+# servers used during the run. The Python daemon is installed into $PY_VENV (default target/py-resolver) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 domains=${1:-10000}
@@ -56,8 +57,10 @@ cleanup() {
 trap cleanup EXIT
 
 "$bin/bench-dns" 0 --pattern "$zone" "$https_ip" > "$work/dns" &
+dns_pid=$!
 pids+=($!)
 "$bin/bench-https" "$https_ip:443" "$zone" "$work/ca.pem" > "$work/https" &
+https_pid=$!
 pids+=($!)
 for _ in $(seq 300); do [ -s "$work/dns" ] && [ -s "$work/https" ] && break; sleep 0.1; done
 [ -s "$work/dns" ] && [ -s "$work/https" ] || { echo "bench-dns or bench-https did not start" >&2; exit 1; }
@@ -75,6 +78,10 @@ wait_port() {
 }
 field() { sed -n "s|.* $1=\([^ ]*\).*|\1|p" | sed 's/ms$//'; }
 peak() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+# CPU seconds (user + system) a process has used so far.
+hz=$(getconf CLK_TCK)
+cpu() { awk -v hz="$hz" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+servers_cpu() { awk -v a="$(cpu "$dns_pid")" -v b="$(cpu "$https_pid")" 'BEGIN { printf "%.2f", a + b }'; }
 ceiling() { # CONNECTIONS
     "$bin/fetch-measure" cold "$dns_addr" "$work/ca.pem" "$work/keys.txt" "$1"
 }
@@ -94,10 +101,12 @@ echo "warm-up (the HTTPS server issues every certificate): $(ceiling 100)"
 
 rows=()
 for connections in "${concurrency[@]}"; do
+    before=$(servers_cpu)
     result=$(ceiling "$connections")
-    echo "ceiling $result"
+    srv_cpu=$(awk -v a="$(servers_cpu)" -v b="$before" 'BEGIN { printf "%.2f", a - b }')
+    echo "ceiling $result servers_cpu=${srv_cpu}s"
     ceiling_rate=$(field 'lookups/s' <<< "$result")
-    rows+=("| ceiling (fetch clients, no daemon) | $connections | $ceiling_rate | $(field p50 <<< "$result") | $(field p99 <<< "$result") | $(field errors <<< "$result") | | 100% |")
+    rows+=("| ceiling (fetch clients, no daemon) | $connections | $ceiling_rate | $(field p50 <<< "$result") | $(field p99 <<< "$result") | $(field errors <<< "$result") | | | $srv_cpu | 100% |")
     for server in "${servers[@]}"; do
         cfg="$work/$server.yml"
         rm -f "$work/$server.db"
@@ -123,9 +132,12 @@ for connections in "${concurrency[@]}"; do
         pid=$!
         pids+=("$pid")
         wait_port "$port"
+        before=$(servers_cpu)
         result=$("$bin/socketmap-load" "127.0.0.1:$port" "$work/keys.txt" "$connections" once postfix secure)
+        srv_cpu=$(awk -v a="$(servers_cpu)" -v b="$before" 'BEGIN { printf "%.2f", a - b }')
         mem=$(peak "$pid")
-        echo "$server $result peak=${mem}MB"
+        daemon_cpu=$(cpu "$pid")
+        echo "$server $result peak=${mem}MB daemon_cpu=${daemon_cpu}s servers_cpu=${srv_cpu}s"
         kill "$pid"
         wait "$pid" 2>/dev/null || true
         # Forget it, so the cleanup never signals a process that reused the pid.
@@ -138,11 +150,11 @@ for connections in "${concurrency[@]}"; do
             tail -5 "$work/$server.log" >&2
         fi
         rate=$(field 'lookups/s' <<< "$result")
-        rows+=("| $server | $connections | $rate | $(field p50 <<< "$result") | $(field p99 <<< "$result") | $(field errors <<< "$result") | $mem MB | $(( 100 * ${rate:-0} / ${ceiling_rate:-1} ))% |")
+        rows+=("| $server | $connections | $rate | $(field p50 <<< "$result") | $(field p99 <<< "$result") | $(field errors <<< "$result") | $mem MB | $daemon_cpu | $srv_cpu | $(( 100 * ${rate:-0} / ${ceiling_rate:-1} ))% |")
     done
 done
 
 echo
-echo "| run | connections | lookups/s | p50 ms | p99 ms | errors | peak RSS (VmHWM) | share of ceiling |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| run | connections | lookups/s | p50 ms | p99 ms | errors | peak RSS (VmHWM) | daemon CPU s | DNS + HTTPS servers CPU s | share of ceiling |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
