@@ -11,11 +11,17 @@ It only prepares state and then runs the Python daemon's own code unchanged:
       run the daemon with CONFIG; with an `internal` cache, fill it with the same N policies first
       (an in-memory cache cannot be filled from outside the process)
 
+With BENCH_DNS=IP:PORT in the environment, every DNS resolver of the daemon (aiodns, for the TXT
+lookups and, through aiohttp's resolver, for the policy host's address) asks that server: the
+daemon itself has no name server setting. Used by benches/cold-bench.sh, with SSL_CERT_FILE
+naming the test CA.
+
 Used by benches/daemon-bench.sh; needs `pip install postfix-mta-sts-resolver[sqlite,redis,postgres,uvloop]`.
 """
 
 import asyncio
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -67,8 +73,21 @@ async def prefill(cfg, count):
     await cache.teardown()
 
 
+def point_dns_at(server):
+    import aiodns
+
+    original = aiodns.DNSResolver.__init__
+
+    def init(self, nameservers=None, *args, **kwargs):
+        original(self, nameservers or [server], *args, **kwargs)
+
+    aiodns.DNSResolver.__init__ = init
+
+
 def main():
     command, config, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if os.environ.get("BENCH_DNS"):
+        point_dns_at(os.environ["BENCH_DNS"])
     cfg = utils.load_config(config)
     if command == "prefill":
         asyncio.run(prefill(cfg, count))

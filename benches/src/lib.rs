@@ -1,2 +1,5 @@
-//! Benchmarks only: see `benches/protocol.rs` and `docs/benchmarks.md`.
+//! The measurement programs' shared parts (see `docs/benchmarks.md`): the load drivers in
+//! [`load`]. The criterion benchmarks are in `benches/`.
 #![forbid(unsafe_code)]
+
+pub mod load;

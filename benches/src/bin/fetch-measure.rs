@@ -3,11 +3,21 @@
 //!
 //! ```text
 //! cargo run --release -p mta-sts-benches --bin fetch-measure [ITERATIONS]
+//! cargo run --release -p mta-sts-benches --bin fetch-measure cold DNS_ADDR CA_FILE DOMAINS_FILE CONNECTIONS
 //! ```
+//!
+//! `cold` is the ceiling of the cold-discovery benchmark (`benches/cold-bench.sh`): each domain of
+//! DOMAINS_FILE discovered once (`_mta-sts` TXT, policy host address, TLS handshake, HTTP GET on
+//! port 443, policy parsed), CONNECTIONS at a time, with our fetch clients and no daemon, against
+//! the DNS server at DNS_ADDR and the HTTPS servers its A records name, trusting the PEM CA_FILE.
+//! Prints the same line as `socketmap-load`.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use mta_sts_benches::load;
 use mta_sts_fetch::{FetchConfig, Proxy, clients};
 use mta_sts_testkit::{HostConfig, PolicyServer, Response, TestCa, TestDns};
 
@@ -35,12 +45,52 @@ fn policy_of_size(size: usize) -> String {
     body
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let iterations: u32 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(200);
+/// `fetch-measure cold …`: see the module documentation.
+async fn cold(args: &[String]) {
+    let [dns, ca_file, domains, connections] = args else {
+        eprintln!("usage: fetch-measure cold DNS_ADDR CA_FILE DOMAINS_FILE CONNECTIONS");
+        std::process::exit(64);
+    };
+    let dns: std::net::SocketAddr = dns.parse().expect("DNS_ADDR is ip:port");
+    assert!(dns.ip().is_loopback(), "loopback addresses only");
+    let domains: Vec<_> = std::fs::read_to_string(domains)
+        .expect("domains file")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.parse().expect("a domain per line"))
+        .collect();
+    let config = FetchConfig::default()
+        .with_nameservers(vec![dns])
+        .with_ca_file(ca_file)
+        .with_proxy(Proxy::None);
+    let (dns, fetch) = clients(&config).expect("clients");
+    let connections = connections.parse().expect("CONNECTIONS is a number");
+    let report = load::discoveries(dns, fetch, Arc::new(domains), connections).await;
+    if let Some(first) = &report.first_error {
+        eprintln!("first error: {first}");
+    }
+    println!("{report}");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "cold") {
+        // Concurrent discoveries on every core, as the daemon runs them.
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        return runtime.block_on(cold(&args[1..]));
+    }
+    // One thread: per-fetch wall time, undisturbed.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(typical(
+        args.first().and_then(|a| a.parse().ok()).unwrap_or(200),
+    ));
+}
+
+/// The fetch timings of the module documentation, on one thread.
+async fn typical(iterations: u32) {
     let ca = TestCa::new();
     let dns = TestDns::start().await.expect("dns server");
     let https = PolicyServer::start(&ca).await.expect("https server");

@@ -17,6 +17,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use tokio::net::{TcpListener, UdpSocket};
 
+use crate::pattern::NamePattern;
 use crate::{lock, name_key};
 
 /// TTL of every record served.
@@ -145,6 +146,34 @@ impl TestDns {
         self.add(name, RData::MX(MX::new(preference, fqdn(exchange))));
     }
 
+    /// Adds a TXT record to every name matching `pattern`, where a `*` label stands for any one
+    /// label: `_mta-sts.*.cold.example` serves `_mta-sts.d1.cold.example`,
+    /// `_mta-sts.d2.cold.example` and so on, for generated names in any number.
+    ///
+    /// Records added for an exact name take precedence over patterns; a name with no exact records
+    /// gets the records of every pattern it matches. The ancestors of names a pattern matches
+    /// exist (NODATA, not NXDOMAIN), as for exact records.
+    ///
+    /// # Panics
+    ///
+    /// If a label of `pattern` is empty or longer than 63 bytes, or a string is longer than 255
+    /// bytes.
+    pub fn add_txt_pattern(&self, pattern: &str, strings: &[&[u8]]) {
+        if let Some(long) = strings.iter().find(|s| s.len() > 255) {
+            panic!("TXT character-string of {} bytes (255 at most)", long.len());
+        }
+        self.add_pattern(pattern, RData::TXT(TXT::from_bytes(strings.to_vec())));
+    }
+
+    /// Adds an A record to every name matching `pattern` (see [`TestDns::add_txt_pattern`]).
+    ///
+    /// # Panics
+    ///
+    /// If a label of `pattern` is empty or longer than 63 bytes.
+    pub fn add_a_pattern(&self, pattern: &str, ip: Ipv4Addr) {
+        self.add_pattern(pattern, RData::A(A(ip)));
+    }
+
     /// Removes every record at `name`. Its behaviour and query count are kept.
     pub fn clear(&self, name: &str) {
         lock(&self.zone).records.remove(&name_key(name));
@@ -168,6 +197,12 @@ impl TestDns {
             .get(&name_key(name))
             .copied()
             .unwrap_or(0)
+    }
+
+    fn add_pattern(&self, pattern: &str, rdata: RData) {
+        lock(&self.zone)
+            .patterns
+            .push((NamePattern::new(pattern), rdata));
     }
 
     fn add(&self, name: &str, rdata: RData) {
@@ -207,6 +242,8 @@ pub(crate) fn fqdn(name: &str) -> Name {
 #[derive(Debug, Default)]
 struct Zone {
     records: HashMap<String, Vec<RData>>,
+    /// Records of every name matching a pattern that has no exact records.
+    patterns: Vec<(NamePattern, RData)>,
     behaviors: HashMap<String, DnsBehavior>,
     queries: HashMap<String, usize>,
 }
@@ -231,9 +268,10 @@ impl Zone {
         let mut answers = Vec::new();
         let mut owner = qname.clone();
         for _ in 0..MAX_CHAIN {
-            let Some(rdatas) = self.records.get(&name_key(&owner.to_ascii())) else {
+            let rdatas = self.records_at(&name_key(&owner.to_ascii()));
+            if rdatas.is_empty() {
                 break;
-            };
+            }
             let before = answers.len();
             answers.extend(
                 rdatas
@@ -266,12 +304,26 @@ impl Zone {
         Outcome::Reply(code, answers)
     }
 
+    /// The records at `key`: its own, or else those of the patterns it matches.
+    fn records_at(&self, key: &str) -> Vec<RData> {
+        match self.records.get(key) {
+            Some(rdatas) if !rdatas.is_empty() => rdatas.clone(),
+            _ => self
+                .patterns
+                .iter()
+                .filter(|(pattern, _)| pattern.matches(key))
+                .map(|(_, rdata)| rdata.clone())
+                .collect(),
+        }
+    }
+
     /// Whether `key` owns records or is an ancestor of a name that does.
     fn exists(&self, key: &str) -> bool {
         let suffix = format!(".{key}");
-        self.records
-            .iter()
-            .any(|(name, rdatas)| !rdatas.is_empty() && (name == key || name.ends_with(&suffix)))
+        self.patterns.iter().any(|(pattern, _)| pattern.covers(key))
+            || self.records.iter().any(|(name, rdatas)| {
+                !rdatas.is_empty() && (name == key || name.ends_with(&suffix))
+            })
     }
 }
 

@@ -42,6 +42,25 @@ impl PolicyDomains {
         self.https.set_host(&host, HostConfig { cert, response });
     }
 
+    /// Every domain matching `pattern` (a `*` label stands for any one label, as in
+    /// `*.cold.example`) publishes TXT `v=STSv1; id=<id>`, and its policy host `mta-sts.<domain>`
+    /// has an A record for 127.0.0.1 and serves `response` with a valid certificate, issued at its
+    /// first handshake: any number of domains never seen before, for load tests.
+    ///
+    /// # Panics
+    ///
+    /// As [`TestDns::add_txt_pattern`] and [`PolicyServer::set_host_pattern`].
+    pub fn publish_pattern(&self, pattern: &str, id: &str, response: Response) {
+        self.dns.add_txt_pattern(
+            &format!("_mta-sts.{pattern}"),
+            &[format!("v=STSv1; id={id}").as_bytes()],
+        );
+        let host = format!("mta-sts.{pattern}");
+        self.dns.add_a_pattern(&host, Ipv4Addr::LOCALHOST);
+        self.https
+            .set_host_pattern(&host, HostConfig::valid(response));
+    }
+
     /// Adds an MX record `domain` → `exchange` and an A record for 127.0.0.1 at `exchange` (for an
     /// [`SmtpServer`](crate::SmtpServer) on loopback).
     pub fn mx(&self, domain: &str, preference: u16, exchange: &str) {

@@ -20,6 +20,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::TrickleBody;
+use crate::pattern::NamePattern;
 use crate::pki::{self, CertKind, TestCa};
 use crate::{lock, name_key};
 
@@ -161,8 +162,10 @@ impl RecordedRequest {
 
 /// An HTTPS server on `127.0.0.1` that serves policy hosts chosen by SNI.
 ///
-/// Each host added with [`PolicyServer::set_host`] gets its own certificate and canned response;
-/// a handshake for any other name, or without SNI, fails. ALPN offers `h2` and `http/1.1`; a
+/// Each host added with [`PolicyServer::set_host`] gets its own certificate and canned response,
+/// as does each host matching a pattern added with [`PolicyServer::set_host_pattern`] (its
+/// certificate issued at its first handshake); a handshake for any other name, or without SNI,
+/// fails. ALPN offers `h2` and `http/1.1`; a
 /// client that offers no ALPN may speak either. Every request is recorded under its SNI name
 /// ([`PolicyServer::requests`]). Dropping the server closes the port and every connection.
 #[derive(Debug)]
@@ -185,7 +188,15 @@ impl PolicyServer {
     ///
     /// Must be called inside a tokio runtime.
     pub async fn start(ca: &TestCa) -> io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        Self::start_on(ca, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// As [`PolicyServer::start`], on `addr`: port 443 of a loopback address, for a client that
+    /// cannot be told another port (such as another implementation's daemon).
+    ///
+    /// Must be called inside a tokio runtime.
+    pub async fn start_on(ca: &TestCa, addr: SocketAddr) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let shared = Arc::new(Shared {
@@ -193,6 +204,7 @@ impl PolicyServer {
             foreign: TestCa::named("mta-sts-testkit untrusted CA"),
             provider: Arc::clone(&provider),
             hosts: Mutex::default(),
+            patterns: Mutex::default(),
             requests: Mutex::default(),
         });
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -244,6 +256,30 @@ impl PolicyServer {
         lock(&self.shared.hosts).insert(key, Host { cert, reply });
     }
 
+    /// Serves every host matching `pattern` with `config`, where a `*` label stands for any one
+    /// label (`mta-sts.*.cold.example`), for generated names in any number.
+    ///
+    /// A host's certificate is issued at its first handshake and kept, so later connections reuse
+    /// it. Hosts set with [`PolicyServer::set_host`] take precedence; the first pattern added that
+    /// matches wins.
+    ///
+    /// # Panics
+    ///
+    /// If a label of `pattern` is empty or longer than 63 bytes, or as
+    /// [`PolicyServer::set_host`] for the response; a host a [`CertKind::Wildcard`] pattern
+    /// matches must have a parent.
+    pub fn set_host_pattern(&self, pattern: &str, config: HostConfig) {
+        let pattern = NamePattern::new(pattern);
+        let reply = Arc::new(Reply::new(config.response));
+        lock(&self.shared.patterns).push((pattern, config.cert, reply));
+    }
+
+    /// How many hosts have a certificate: those set with [`PolicyServer::set_host`] and those a
+    /// pattern served so far.
+    pub fn host_count(&self) -> usize {
+        lock(&self.shared.hosts).len()
+    }
+
     /// Every request received so far on connections whose SNI was `host`, oldest first.
     pub fn requests(&self, host: &str) -> Vec<RecordedRequest> {
         lock(&self.shared.requests)
@@ -260,6 +296,7 @@ struct Shared {
     foreign: TestCa,
     provider: Arc<CryptoProvider>,
     hosts: Mutex<HashMap<String, Host>>,
+    patterns: Mutex<Vec<(NamePattern, CertKind, Arc<Reply>)>>,
     requests: Mutex<HashMap<String, Vec<RecordedRequest>>>,
 }
 
@@ -344,9 +381,25 @@ struct SniResolver(Arc<Shared>);
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let name = name_key(client_hello.server_name()?);
-        lock(&self.0.hosts)
-            .get(&name)
-            .map(|host| Arc::clone(&host.cert))
+        if let Some(host) = lock(&self.0.hosts).get(&name) {
+            return Some(Arc::clone(&host.cert));
+        }
+        let (kind, reply) = lock(&self.0.patterns)
+            .iter()
+            .find(|(pattern, _, _)| pattern.matches(&name))
+            .map(|(_, kind, reply)| (*kind, Arc::clone(reply)))?;
+        // Issued outside the lock, so handshakes for other names go on meanwhile; two handshakes
+        // racing for one new name each issue one, and the first stored is kept.
+        let cert = pki::issue(
+            kind,
+            &name,
+            &self.0.trusted,
+            &self.0.foreign,
+            &self.0.provider,
+        );
+        let mut hosts = lock(&self.0.hosts);
+        let host = hosts.entry(name).or_insert(Host { cert, reply });
+        Some(Arc::clone(&host.cert))
     }
 }
 

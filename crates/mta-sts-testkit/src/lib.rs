@@ -3,7 +3,9 @@
 //!
 //! - [`TestDns`]: an in-process DNS server on `127.0.0.1` (UDP and TCP, same port) that is
 //!   authoritative for every name. Add TXT, A, AAAA, CNAME and MX records, clear them, make a name
-//!   answer SERVFAIL or REFUSED or not at all, and count the queries, all while it runs.
+//!   answer SERVFAIL or REFUSED or not at all, and count the queries, all while it runs. TXT and A
+//!   records can also be given for a name pattern (`_mta-sts.*.cold.example`), for any number of
+//!   generated names.
 //! - [`SignedDns`]: a DNS server on `127.0.0.1` serving DNSSEC-signed zones ([`ZoneKind`]:
 //!   signed, insecure delegation, bogus or expired signatures) to a validating stub resolver,
 //!   chained from a root trust anchor generated at start; records replaceable at run time.
@@ -12,7 +14,10 @@
 //! - [`PolicyServer`]: an HTTPS server on `127.0.0.1` (HTTP/1.1 and HTTP/2, chosen by ALPN) that picks
 //!   a certificate ([`CertKind`]) and a canned [`Response`] by SNI host name, and records every request.
 //!   Responses can be delayed, trickled, chunked, announce a wrong `Content-Length`, or hang.
-//! - [`PolicyDomains`]: the three above together, with one call to publish a domain.
+//!   Hosts can be given by pattern (`mta-sts.*.cold.example`): each gets its certificate at its
+//!   first handshake.
+//! - [`PolicyDomains`]: the three above together, with one call to publish a domain (or every
+//!   domain matching a pattern).
 //! - [`SmtpServer`]: an SMTP server on loopback that answers EHLO, offers (or refuses) STARTTLS
 //!   with a certificate of a chosen [`CertKind`] for whatever MX name the client asks for, and
 //!   accepts mail, recording each [`SmtpMessage`] with whether it came over TLS.
@@ -94,6 +99,7 @@ mod dns;
 mod dnssec;
 mod domains;
 mod https;
+mod pattern;
 mod pki;
 mod postfix;
 mod proxy;

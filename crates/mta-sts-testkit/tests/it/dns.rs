@@ -177,3 +177,49 @@ async fn servfail_refused_and_silence() {
     resolver.txt_lookup("_mta-sts.example.com.").await.unwrap();
     assert_eq!(dns.query_count("_mta-sts.example.com"), 4);
 }
+
+#[tokio::test]
+async fn patterns_serve_generated_names_and_exact_records_win() {
+    let dns = TestDns::start().await.unwrap();
+    let resolver = resolver(dns.addr(), ProtocolConfig::Udp);
+    dns.add_txt_pattern("_mta-sts.*.Cold.Example.", &[b"v=STSv1; id=p"]);
+    dns.add_a_pattern("mta-sts.*.cold.example", Ipv4Addr::new(127, 0, 0, 9));
+    dns.add_txt("_mta-sts.d7.cold.example", &[b"v=STSv1; id=exact"]);
+
+    for name in ["_mta-sts.d1.cold.example.", "_mta-sts.D9999.cold.example."] {
+        let lookup = resolver.txt_lookup(name).await.unwrap();
+        assert_eq!(txt_records(&lookup), vec![vec![b"v=STSv1; id=p".to_vec()]]);
+    }
+    let exact = resolver
+        .txt_lookup("_mta-sts.d7.cold.example.")
+        .await
+        .unwrap();
+    assert_eq!(
+        txt_records(&exact),
+        vec![vec![b"v=STSv1; id=exact".to_vec()]]
+    );
+    let ips = resolver
+        .lookup_ip("mta-sts.d42.cold.example.")
+        .await
+        .unwrap();
+    assert_eq!(
+        ips.iter().collect::<Vec<_>>(),
+        [std::net::IpAddr::from([127, 0, 0, 9])]
+    );
+
+    // A pattern label is one label, and names around the pattern keep their usual answers.
+    let nx = resolver
+        .txt_lookup("_mta-sts.a.b.cold.example.")
+        .await
+        .unwrap_err();
+    assert!(nx.is_nx_domain(), "{nx}");
+    let nx = resolver
+        .txt_lookup("_mta-sts.d1.other.example.")
+        .await
+        .unwrap_err();
+    assert!(nx.is_nx_domain(), "{nx}");
+    // The domain itself is an ancestor of matching names: NODATA.
+    let ent = resolver.txt_lookup("d1.cold.example.").await.unwrap_err();
+    assert!(ent.is_no_records_found() && !ent.is_nx_domain(), "{ent}");
+    assert_eq!(dns.query_count("_mta-sts.d1.cold.example"), 1);
+}

@@ -260,3 +260,52 @@ async fn delay_hang_and_silent_server() {
     .await;
     assert!(handshake.is_err(), "{handshake:?}");
 }
+
+#[tokio::test]
+async fn pattern_hosts_get_a_certificate_at_first_handshake_and_keep_it() {
+    let ca = TestCa::new();
+    // Another loopback address than the default, as a server on port 443 would use.
+    let server = PolicyServer::start_on(&ca, "127.0.0.3:0".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(server.addr().ip(), std::net::Ipv4Addr::new(127, 0, 0, 3));
+    server.set_host_pattern(
+        "MTA-STS.*.cold.example",
+        HostConfig::valid(Response::policy(POLICY)),
+    );
+    server.set_host(
+        "mta-sts.d7.cold.example",
+        HostConfig::valid(Response::status(404)),
+    );
+    assert_eq!(server.host_count(), 1);
+
+    let mut first_certs = Vec::new();
+    for host in ["mta-sts.d1.cold.example", "mta-sts.d2.cold.example"] {
+        let tls = tls_connect(server.addr(), &ca, host).await.unwrap();
+        first_certs.push(tls.get_ref().1.peer_certificates().unwrap()[0].clone());
+        let response = get_http1(server.addr(), &ca, host).await.unwrap();
+        assert_eq!(response.status(), 200, "{host}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, POLICY.as_bytes());
+    }
+    assert_ne!(first_certs[0], first_certs[1]);
+    assert_eq!(server.host_count(), 3);
+    // The second handshake for a name gets the certificate issued at the first.
+    let again = tls_connect(server.addr(), &ca, "mta-sts.d1.cold.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        again.get_ref().1.peer_certificates().unwrap()[0],
+        first_certs[0]
+    );
+    assert_eq!(server.host_count(), 3);
+
+    let exact = get_http1(server.addr(), &ca, "mta-sts.d7.cold.example")
+        .await
+        .unwrap();
+    assert_eq!(exact.status(), 404);
+    for unmatched in ["mta-sts.a.b.cold.example", "mta-sts.d1.other.example"] {
+        assert!(tls_connect(server.addr(), &ca, unmatched).await.is_err());
+    }
+    assert_eq!(server.requests("mta-sts.d1.cold.example").len(), 1);
+}
