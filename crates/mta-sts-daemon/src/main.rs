@@ -210,7 +210,7 @@ fn main() -> ExitCode {
     for warning in warnings {
         tracing::warn!("{}: {warning}", config_path.display());
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             fatal(&format!("cannot start the runtime: {e}"));
@@ -230,6 +230,26 @@ fn main() -> ExitCode {
             ExitCode::from(exit_status(&e))
         }
     }
+}
+
+/// The runtime: a worker thread for every two cores (at least one), or `TOKIO_WORKER_THREADS`.
+///
+/// A warm lookup is a few microseconds of CPU, and the daemon shares the machine with the Postfix
+/// processes asking it: with as many workers as cores, a worker holding ready connections is
+/// preempted by the clients for a scheduler slice (milliseconds), which is what the slowest
+/// answers waited for (docs/benchmarks.md, #13). Half the cores leave them room.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+        });
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
 }
 
 /// What is logged: our events at `level`, the libraries' own (DNS, TLS, HTTP, database clients)
