@@ -236,8 +236,9 @@ fn main() -> ExitCode {
 ///
 /// A warm lookup is a few microseconds of CPU, and the daemon shares the machine with the Postfix
 /// processes asking it: with as many workers as cores, a worker holding ready connections is
-/// preempted by the clients for a scheduler slice (milliseconds), which is what the slowest
-/// answers waited for (docs/benchmarks.md, #13). Half the cores leave them room.
+/// preempted by the clients for a scheduler slice (milliseconds), the likeliest wait of the
+/// slowest answers (docs/benchmarks.md, #13: measured on a loaded machine). Half the cores leave
+/// them room.
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     let workers = std::env::var("TOKIO_WORKER_THREADS")
         .ok()
