@@ -17,6 +17,7 @@
 # Resident memory (VmRSS and peak VmHWM) is read from /proc after the runs. Our in-process tier
 # holds all DOMAINS policies; with TIER=default it keeps its default size (100,000 domains) and the
 # rest is read from the store on a miss.
+# DAEMON_ENV (e.g. `DAEMON_ENV=TOKIO_WORKER_THREADS=2`) is set in our daemon's environment only.
 # The Python daemon is installed into $PY_VENV (default target/py-resolver) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -156,7 +157,7 @@ for server in "${servers[@]}"; do
     case "$server" in
         rust-*)
             "$venv/bin/python" benches/py/resolver-bench.py prefill "$cfg.prefill" "$domains"
-            "$bin/mta-sts-daemon" -c "$cfg" -v warn &
+            env ${DAEMON_ENV:-} "$bin/mta-sts-daemon" -c "$cfg" -v warn &
             ;;
         py-internal)
             "$venv/bin/python" benches/py/resolver-bench.py run "$cfg" "$domains" -v warn &

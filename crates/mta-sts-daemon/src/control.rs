@@ -105,7 +105,7 @@ impl EntryReport {
             domain: domain.to_string(),
             id: entry.id().to_string(),
             mode: policy.mode().as_str().to_owned(),
-            mx: policy.mx().iter().map(|m| m.as_str().to_owned()).collect(),
+            mx: policy.mx().map(|m| m.as_str().to_owned()).collect(),
             max_age: policy.max_age().as_secs().into(),
             fetched_at: unix(entry.fetched_at()),
             expires_at: unix(entry.expires_at()),

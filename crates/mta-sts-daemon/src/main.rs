@@ -442,7 +442,7 @@ fn main() -> ExitCode {
     for warning in warnings {
         tracing::warn!("{}: {warning}", config_path.display());
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             fatal(&format!("cannot start the runtime: {e}"));
@@ -468,6 +468,27 @@ fn main() -> ExitCode {
             ExitCode::from(exit_status(&e))
         }
     }
+}
+
+/// The runtime: a worker thread for every two cores (at least one), or `TOKIO_WORKER_THREADS`.
+///
+/// A warm lookup is a few microseconds of CPU, and the daemon shares the machine with the Postfix
+/// processes asking it: with as many workers as cores, a worker holding ready connections is
+/// preempted by the clients for a scheduler slice (milliseconds), which the slowest answers waited
+/// for: on 2 cores, one worker took p99 at 100 connections from 4.5 ms to 2 ms (docs/benchmarks.md,
+/// #13). Half the cores leave the clients room.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+        });
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
 }
 
 /// What is logged: our events at `level`, the libraries' own (DNS, TLS, HTTP, database clients)

@@ -325,7 +325,10 @@ pub fn policy(data: &[u8]) {
         assert!(!policy.mode().requires_mx() || !policy.mx().is_empty());
         assert!(policy.mx().len() <= Policy::MAX_MX);
         for pattern in policy.mx() {
-            assert_eq!(pattern.as_str().parse::<MxPattern>().as_ref(), Ok(pattern));
+            assert_eq!(
+                pattern.as_str().parse::<MxPattern>(),
+                Ok(pattern.into_owned())
+            );
         }
         // Appending after a "\n" is safe: an accepted body cannot end in a bare CR (refused), and
         // the blank line it makes after a final terminator is allowed.
@@ -349,11 +352,11 @@ pub fn policy_lint(data: &[u8]) {
     }
     // MATCH-1: one warning per mx line whose last label is all digits (an address, never a host).
     if let Ok(policy) = &parsed {
-        let last_label_digits = |p: &&MxPattern| {
+        let last_label_digits = |p: &MxPattern<&str>| {
             let last = p.domain().rsplit('.').next().unwrap_or_default();
             last.bytes().all(|b| b.is_ascii_digit())
         };
-        let address_shaped = policy.mx().iter().filter(last_label_digits).count();
+        let address_shaped = policy.mx().filter(last_label_digits).count();
         let warned = diagnostics.iter().filter(|d| d.rule() == "MATCH-1").count();
         assert_eq!(warned, address_shaped, "{diagnostics:?}");
     }

@@ -3,16 +3,16 @@
 /// An unknown `key: value` line, kept for display and TLSRPT; RFC 8461 §3.2 says to ignore its meaning.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Extension {
-    name: String,
-    value: String,
+    name: Box<str>,
+    value: Box<str>,
 }
 
 impl Extension {
     /// A line the grammar has already checked (`sts-policy-ext-name`, `sts-policy-ext-value`).
     pub(crate) fn new_unchecked(name: &str, value: &str) -> Self {
         Self {
-            name: name.to_owned(),
-            value: value.to_owned(),
+            name: name.into(),
+            value: value.into(),
         }
     }
 

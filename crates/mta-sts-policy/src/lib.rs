@@ -55,7 +55,7 @@ pub use lint::{Diagnostic, Severity, lint, lint_for_domain};
 pub use max_age::MaxAge;
 pub use mode::Mode;
 pub use mx::{MxError, MxPattern};
-pub use policy::Policy;
+pub use policy::{MxPatterns, Policy};
 pub use version::Version;
 
 // Layers, bottom first; a layer uses only itself and the layers before it. The value types and

@@ -7,6 +7,10 @@ use std::str::FromStr;
 /// labels of 1 to 63 octets, at most 253 octets in all, internationalised names as A-labels. One
 /// trailing dot is accepted and dropped (ambiguity A-9).
 ///
+/// `S` is where the text lives: `MxPattern` (the default, `Box<str>`) owns it, as parsing one
+/// gives; [`Policy::mx`](crate::Policy::mx) lends `MxPattern<&str>` views of the patterns a policy
+/// keeps together in one buffer. Both have the same methods and compare equal across storage.
+///
 /// ```
 /// use mta_sts_policy::MxPattern;
 ///
@@ -17,25 +21,32 @@ use std::str::FromStr;
 /// assert!(!pattern.matches("a.b.example.net"));
 /// # Ok::<(), mta_sts_policy::MxError>(())
 /// ```
-#[derive(Debug, Clone)]
-pub struct MxPattern {
+#[derive(Clone, Copy)]
+pub struct MxPattern<S = Box<str>> {
     /// The pattern as written, without a trailing dot.
-    text: String,
+    text: S,
 }
 
-/// Equal when they match the same hosts: DNS names ignore ASCII case (MATCH-4).
-impl PartialEq for MxPattern {
-    fn eq(&self, other: &Self) -> bool {
-        self.text.eq_ignore_ascii_case(&other.text)
+impl<S: AsRef<str>> fmt::Debug for MxPattern<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("MxPattern").field(&self.text()).finish()
     }
 }
 
-impl Eq for MxPattern {}
+/// Equal when they match the same hosts: DNS names ignore ASCII case (MATCH-4).
+impl<A: AsRef<str>, B: AsRef<str>> PartialEq<MxPattern<B>> for MxPattern<A> {
+    fn eq(&self, other: &MxPattern<B>) -> bool {
+        self.text().eq_ignore_ascii_case(other.text())
+    }
+}
 
-impl std::hash::Hash for MxPattern {
+impl<S: AsRef<str>> Eq for MxPattern<S> {}
+
+impl<S: AsRef<str>> std::hash::Hash for MxPattern<S> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_usize(self.text.len());
-        for b in self.text.bytes() {
+        let text = self.text();
+        state.write_usize(text.len());
+        for b in text.bytes() {
             state.write_u8(b.to_ascii_lowercase());
         }
     }
@@ -73,20 +84,47 @@ pub enum MxError {
     Hyphen,
 }
 
+impl<'a> MxPattern<&'a str> {
+    /// A pattern [`Policy`](crate::Policy) validated when it was built.
+    pub(crate) fn lent(text: &'a str) -> Self {
+        Self { text }
+    }
+
+    /// The pattern as written (without a trailing dot), e.g. `*.example.net`, borrowed from the
+    /// policy it was lent by.
+    pub fn as_str(&self) -> &'a str {
+        self.text
+    }
+}
+
 impl MxPattern {
     /// The pattern as written (without a trailing dot), e.g. `*.example.net`.
     pub fn as_str(&self) -> &str {
         &self.text
     }
+}
+
+impl<S: AsRef<str>> MxPattern<S> {
+    fn text(&self) -> &str {
+        self.text.as_ref()
+    }
+
+    /// The pattern owning its text (a copy of a lent one).
+    pub fn into_owned(self) -> MxPattern {
+        MxPattern {
+            text: self.text().into(),
+        }
+    }
 
     /// Whether the pattern is a wildcard (`*.` followed by a domain).
     pub fn is_wildcard(&self) -> bool {
-        self.text.starts_with("*.")
+        self.text().starts_with("*.")
     }
 
     /// The part a wildcard must be followed by (`example.net` for `*.example.net`), or the whole name.
     pub fn domain(&self) -> &str {
-        self.text.strip_prefix("*.").unwrap_or(&self.text)
+        let text = self.text();
+        text.strip_prefix("*.").unwrap_or(text)
     }
 
     /// Whether the domain part ends in an all-digit label, as an IPv4 address does (`127.0.0.1`,
@@ -105,8 +143,9 @@ impl MxPattern {
     /// - `host` must be in A-label form, as DNS returns it (MATCH-6).
     pub fn matches(&self, host: &str) -> bool {
         let host = host.strip_suffix('.').unwrap_or(host);
-        match self.text.strip_prefix("*.") {
-            None => host.eq_ignore_ascii_case(&self.text),
+        let text = self.text();
+        match text.strip_prefix("*.") {
+            None => host.eq_ignore_ascii_case(text),
             Some(suffix) => {
                 // host = label "." suffix, with exactly one label in front.
                 let Some(split) = host.len().checked_sub(suffix.len() + 1) else {
@@ -137,9 +176,7 @@ impl FromStr for MxPattern {
         let name = s.strip_suffix('.').unwrap_or(s);
         let domain = name.strip_prefix("*.").unwrap_or(name);
         validate_domain(domain)?;
-        Ok(Self {
-            text: name.to_owned(),
-        })
+        Ok(Self { text: name.into() })
     }
 }
 
@@ -175,9 +212,15 @@ fn validate_domain(domain: &str) -> Result<(), MxError> {
     Ok(())
 }
 
-impl fmt::Display for MxPattern {
+impl<S: AsRef<str>> fmt::Display for MxPattern<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.text())
+    }
+}
+
+impl From<MxPattern<&str>> for MxPattern {
+    fn from(lent: MxPattern<&str>) -> Self {
+        lent.into_owned()
     }
 }
 

@@ -188,7 +188,7 @@ pub(crate) async fn discover(
                 version: policy.version().as_str(),
                 mode: policy.mode().as_str(),
                 max_age: policy.max_age().as_secs(),
-                mx: policy.mx().iter().map(ToString::to_string).collect(),
+                mx: policy.mx().map(|p| p.as_str().to_owned()).collect(),
                 lines: policy.policy_strings().collect(),
                 bytes: body.len(),
             });

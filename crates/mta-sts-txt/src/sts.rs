@@ -17,7 +17,7 @@ pub const STS_VERSION: &str = "v=STSv1";
 ///
 /// Ids have no order; two policies are the same version exactly when their ids are equal strings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PolicyId(String);
+pub struct PolicyId(Box<str>);
 
 impl PolicyId {
     /// The id as written in the record.
@@ -209,7 +209,7 @@ fn sts_id_value(input: &[u8]) -> Rule<'_, PolicyId> {
         return Err(nom::Err::Failure(e));
     }
     let id = std::str::from_utf8(id).unwrap_or_default();
-    Ok((rest, PolicyId(id.to_owned())))
+    Ok((rest, PolicyId(id.into())))
 }
 
 #[cfg(test)]

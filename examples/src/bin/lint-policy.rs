@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     }
     match Policy::parse(&body) {
         Ok(policy) => {
-            let patterns: Vec<&str> = policy.mx().iter().map(|p| p.as_str()).collect();
+            let patterns: Vec<&str> = policy.mx().map(|p| p.as_str()).collect();
             println!(
                 "{path}: valid, mode {}, max_age {} s, mx [{}]",
                 policy.mode(),

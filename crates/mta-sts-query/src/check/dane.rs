@@ -135,7 +135,7 @@ fn disagreements(state: &DaneState, policy: &Policy) -> Vec<Finding> {
     let mode = policy.mode();
     for host in state.hosts() {
         let name = &host.host;
-        let covered = policy.mx().iter().any(|p| p.matches(name));
+        let covered = policy.mx().any(|p| p.matches(name));
         let has_tlsa = matches!(host.answer, HostAnswer::Tlsa(_));
         if has_tlsa && !covered && mode != Mode::None {
             findings.push(

@@ -219,7 +219,7 @@ pub(super) fn policy_file(
     let snapshot = PolicySnapshot {
         mode: policy.mode().as_str(),
         max_age,
-        mx: policy.mx().iter().map(ToString::to_string).collect(),
+        mx: policy.mx().map(|p| p.as_str().to_owned()).collect(),
     };
     (
         Step::new("policy", title, findings),

@@ -61,7 +61,7 @@ pub(super) fn mx(
     };
     for r in &records {
         let host = &r.exchange;
-        match policy.mx().iter().find(|p| p.matches(host)) {
+        match policy.mx().find(|p| p.matches(host)) {
             Some(pattern) => findings.push(Finding::ok(
                 if pattern.is_wildcard() {
                     "MATCH-2"

@@ -36,7 +36,7 @@ pub(crate) fn temp_db(name: &str) -> std::path::PathBuf {
 fn same_policy(a: &mta_sts_policy::Policy, b: &mta_sts_policy::Policy) -> bool {
     a.mode() == b.mode()
         && a.max_age() == b.max_age()
-        && a.mx() == b.mx()
+        && a.mx().eq(b.mx())
         && a.extensions() == b.extensions()
 }
 
