@@ -427,11 +427,24 @@ async fn the_binary_serves_ctl_and_says_what_is_wrong() {
     let out = run(args(&["ctl", "-c", &config, "list"])).await.unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0 cached policies\n");
     // Another user may not connect (mode 0600, in a directory of mode 0750): ctl says who may.
+    // That user runs a copy of the binary in a directory anyone may enter: the checkout may not
+    // be (CI clones into a mode-0700 directory).
+    let exe = temp_path("bin-for-nobody").join("mta-sts-daemon");
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_mta-sts-daemon"), &exe).unwrap();
+    for path in [
+        exe.parent().unwrap(),
+        exe.parent().unwrap().parent().unwrap(),
+    ] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     let denied = tokio::task::spawn_blocking({
         let socket = socket_arg.to_owned();
         move || {
             Command::new("runuser")
-                .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_mta-sts-daemon")])
+                .args(["-u", "nobody", "--"])
+                .arg(&exe)
                 .args(["ctl", "--socket", &socket, "stats"])
                 .output()
                 .unwrap()
