@@ -35,6 +35,8 @@ fn starts_answers_and_stops_cleanly_on_sigterm() {
         .arg("-p")
         .arg(&pidfile)
         .args(["-v", "debug", "--disable-uvloop"])
+        // Never the test's own stdout: a daemon left running must not hold the harness's pipe.
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -154,7 +156,8 @@ fn drops_privileges_notifies_systemd_and_reopens_its_log() {
         .arg(&log)
         .arg("-p")
         .arg(&pidfile)
-        .env("NOTIFY_SOCKET", &notify_path);
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdout(Stdio::null());
     if is_root {
         cmd.args(["-u", "nobody"]);
     }
@@ -358,6 +361,7 @@ impl Running {
     fn start(args: &[&str]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_mta-sts-daemon"))
             .args(args)
+            .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

@@ -362,6 +362,8 @@ async fn the_binary_serves_ctl_and_says_what_is_wrong() {
         .env("HTTPS_PROXY", format!("http://{}", proxy.addr()))
         .env_remove("NO_PROXY")
         .env_remove("no_proxy")
+        // Never the test's own stdout: a daemon left running must not hold the harness's pipe.
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
