@@ -14,7 +14,7 @@ use crate::{ENFORCE, Kit, Running, query, serve, temp_path};
 
 /// One scrape, read as Prometheus reads it: `name{label="value",…}` (labels sorted) → value.
 #[derive(Debug)]
-struct Scrape {
+pub(crate) struct Scrape {
     samples: BTreeMap<String, f64>,
     /// `# TYPE` of each metric family.
     types: BTreeMap<String, String>,
@@ -55,7 +55,7 @@ impl Scrape {
     }
 
     /// The value of `name` with exactly `labels` (`k=v` pairs, any order).
-    fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    pub(crate) fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let mut labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
         labels.sort();
         let key = if labels.is_empty() {
@@ -115,7 +115,8 @@ async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, body.to_owned())
 }
 
-async fn scrape(addr: SocketAddr) -> Scrape {
+/// `GET /metrics`, parsed.
+pub(crate) async fn scrape(addr: SocketAddr) -> Scrape {
     let (status, body) = http_get(addr, "/metrics").await;
     assert_eq!(status, 200, "{body}");
     Scrape::parse(&body)

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use mta_sts_daemon::Listener;
+use mta_sts_daemon::{Daemon, Listener};
 use mta_sts_testkit::{CertKind, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::{Kit, serve};
+use crate::{Kit, Running, serve};
 
 const TESTING: &str =
     "version: STSv1\r\nmode: testing\r\nmx: mail.example.com\r\nmax_age: 604800\r\n";
@@ -43,11 +43,9 @@ impl Connection {
     }
 }
 
-/// A zone change applies at once to an open connection (same socket, new answer), the cached
-/// policy is not fetched again when only answer rules change, and what needs a restart keeps its
-/// running value.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_zone_change_applies_to_open_connections_without_a_new_fetch() {
+/// The kit publishing a `testing` policy for example.com, a daemon configured with `yaml` serving
+/// it on TCP, and one Postfix-style connection to that daemon.
+async fn serving_a_testing_policy(yaml: &str) -> (Kit, Daemon, Running, Connection) {
     let kit = Kit::start().await;
     kit.publish(
         "example.com",
@@ -55,10 +53,19 @@ async fn a_zone_change_applies_to_open_connections_without_a_new_fetch() {
         CertKind::Valid,
         Response::policy(TESTING),
     );
-    let daemon = kit.daemon(kit.config(""));
+    let daemon = kit.daemon(kit.config(yaml));
     let listener = Listener::Tcp(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
     let running = serve(daemon.clone(), listener);
-    let mut postfix = Connection(TcpStream::connect(running.addr.unwrap()).await.unwrap());
+    let postfix = Connection(TcpStream::connect(running.addr.unwrap()).await.unwrap());
+    (kit, daemon, running, postfix)
+}
+
+/// A zone change applies at once to an open connection (same socket, new answer), the cached
+/// policy is not fetched again when only answer rules change, and what needs a restart keeps its
+/// running value.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zone_change_applies_to_open_connections_without_a_new_fetch() {
+    let (kit, daemon, running, mut postfix) = serving_a_testing_policy("").await;
     // A testing policy is not enforced unless the zone says so.
     assert_eq!(postfix.ask("example.com").await, "NOTFOUND ");
     assert_eq!(kit.requests("example.com"), 1);
@@ -97,17 +104,8 @@ async fn a_zone_change_applies_to_open_connections_without_a_new_fetch() {
 /// running configuration keeps answering.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_that_fails_keeps_the_running_configuration() {
-    let kit = Kit::start().await;
-    kit.publish(
-        "example.com",
-        "t1",
-        CertKind::Valid,
-        Response::policy(TESTING),
-    );
-    let daemon = kit.daemon(kit.config("default_zone:\n  strict_testing: true\n"));
-    let listener = Listener::Tcp(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
-    let running = serve(daemon.clone(), listener);
-    let mut postfix = Connection(TcpStream::connect(running.addr.unwrap()).await.unwrap());
+    let (kit, daemon, running, mut postfix) =
+        serving_a_testing_policy("default_zone:\n  strict_testing: true\n").await;
     let secure = "OK secure match=mail.example.com servername=hostname";
     assert_eq!(postfix.ask("example.com").await, secure);
 
